@@ -1,0 +1,1 @@
+"""Channels: one module per provider and medium, behind one small interface (see base.py)."""

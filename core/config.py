@@ -1,0 +1,126 @@
+"""Settings from the environment. With no credentials, every channel records to the outbox.
+
+Credentials are read here and nowhere else, held as ``SecretStr`` so that a stray ``print`` or
+log line shows ``**********`` instead of a token.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from crisiscast.errors import ConfigError
+
+ENV_HOME = "CRISISCAST_HOME"
+ENV_DATABASE_URL = "CRISISCAST_DATABASE_URL"
+
+
+@dataclass(frozen=True)
+class TwilioSettings:
+    account_sid: str
+    auth_token: SecretStr
+    from_number: str | None = None
+    messaging_service_sid: str | None = None
+    status_callback: str | None = None
+
+
+@dataclass(frozen=True)
+class SendGridSettings:
+    api_key: SecretStr
+    from_email: str
+
+
+@dataclass(frozen=True)
+class XSettings:
+    bearer_token: SecretStr
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything crisiscast reads from its environment, resolved once."""
+
+    home: Path
+    database_url: str
+    twilio: TwilioSettings | None = None
+    sendgrid: SendGridSettings | None = None
+    x: XSettings | None = None
+    apprise_urls: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.home / "outbox"
+
+    def live_channels(self) -> list[str]:
+        """Channel kinds that have credentials; the rest record to the outbox."""
+        live = []
+        if self.twilio:
+            live.append("sms")
+        if self.sendgrid:
+            live.append("email")
+        if self.x:
+            live.append("social")
+        if self.apprise_urls:
+            live.append("chat")
+        return live
+
+
+def _need(env: Mapping[str, str], group: str, names: list[str]) -> dict[str, str] | None:
+    """All of ``names`` or none of them: half a credential set is a mistake worth stopping for."""
+    present = {n: env[n] for n in names if env.get(n)}
+    if not present:
+        return None
+    missing = [n for n in names if n not in present]
+    if missing:
+        raise ConfigError(
+            f"{group} is half configured: {', '.join(sorted(present))} set but "
+            f"{', '.join(missing)} missing. Set them all, or unset them to use the outbox."
+        )
+    return present
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from ``env`` (the process environment by default)."""
+    env = os.environ if env is None else env
+    home = Path(env.get(ENV_HOME) or Path.home() / ".crisiscast").expanduser()
+    database_url = env.get(ENV_DATABASE_URL) or f"sqlite:///{home / 'crisiscast.db'}"
+
+    twilio = None
+    if creds := _need(env, "Twilio", ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"]):
+        sender = env.get("TWILIO_FROM_NUMBER")
+        service = env.get("TWILIO_MESSAGING_SERVICE_SID")
+        if not (sender or service):
+            raise ConfigError(
+                "Twilio needs a sender: set TWILIO_FROM_NUMBER (E.164, e.g. +15005550006) "
+                "or TWILIO_MESSAGING_SERVICE_SID."
+            )
+        twilio = TwilioSettings(
+            account_sid=creds["TWILIO_ACCOUNT_SID"],
+            auth_token=SecretStr(creds["TWILIO_AUTH_TOKEN"]),
+            from_number=sender,
+            messaging_service_sid=service,
+            status_callback=env.get("TWILIO_STATUS_CALLBACK"),
+        )
+
+    sendgrid = None
+    if creds := _need(env, "SendGrid", ["SENDGRID_API_KEY", "SENDGRID_FROM_EMAIL"]):
+        sendgrid = SendGridSettings(
+            api_key=SecretStr(creds["SENDGRID_API_KEY"]), from_email=creds["SENDGRID_FROM_EMAIL"]
+        )
+
+    x = None
+    if token := env.get("X_BEARER_TOKEN"):
+        x = XSettings(bearer_token=SecretStr(token))
+
+    apprise_urls = tuple(u for u in env.get("CRISISCAST_APPRISE_URLS", "").split() if u)
+    return Settings(
+        home=home,
+        database_url=database_url,
+        twilio=twilio,
+        sendgrid=sendgrid,
+        x=x,
+        apprise_urls=apprise_urls,
+    )

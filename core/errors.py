@@ -1,0 +1,71 @@
+"""Project exceptions. Every message says what is wrong and what to do about it.
+
+    CrisiscastError
+    ├── ConfigError              settings or credentials are missing or malformed
+    ├── PlaybookError            a playbook cannot be used (carries every problem found)
+    ├── StoreError               the incident store cannot be reached or is out of date
+    │   └── NotFoundError        an incident, case or agent id that does not exist
+    └── ChannelError             a whole channel failed (per-recipient failures are data, not errors)
+        ├── RetryableChannelError   try again later (429, 5xx, timeout)
+        └── PermanentChannelError   retrying will not help (bad credentials, bad sender)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class CrisiscastError(Exception):
+    """Base class: the CLI prints these as one clear message, never a traceback."""
+
+
+class ConfigError(CrisiscastError):
+    """A setting or credential is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input file, located precisely enough to fix it."""
+
+    file: str
+    line: int | None
+    column: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        key = f" {self.path}:" if self.path else ""
+        return f"{where}:{key} {self.message}"
+
+
+class PlaybookError(CrisiscastError):
+    """A playbook failed validation; ``problems`` lists every issue found, not just the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class StoreError(CrisiscastError):
+    """The incident store failed or needs an upgrade."""
+
+
+class NotFoundError(StoreError):
+    """An id that names nothing in the store."""
+
+
+class ChannelError(CrisiscastError):
+    """A whole channel could not send; individual recipients' failures are returned as results."""
+
+
+class RetryableChannelError(ChannelError):
+    """Transient: rate limited, provider 5xx or a timeout. Safe to retry with backoff."""
+
+
+class PermanentChannelError(ChannelError):
+    """Retrying will not help: fix the configuration named in the message."""

@@ -1,0 +1,1 @@
+"""Playbooks: the YAML format, its validation with precise locations, and template rendering."""

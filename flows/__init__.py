@@ -1,0 +1,1 @@
+"""Prefect flows: thin compositions of playbooks, channels and the incident store."""

@@ -1,0 +1,1 @@
+"""The incident domain: models, pure decisions (triage, SLA, assignment) and the store."""

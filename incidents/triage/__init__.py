@@ -1,0 +1,1 @@
+"""Triage: severity, category, language and the why, from the text of a reply."""
