@@ -1,13 +1,13 @@
 """Project exceptions. Every message says what is wrong and what to do about it.
 
-    CrisiscastError
-    ├── ConfigError              settings or credentials are missing or malformed
-    ├── PlaybookError            a playbook cannot be used (carries every problem found)
-    ├── StoreError               the incident store cannot be reached or is out of date
-    │   └── NotFoundError        an incident, case or agent id that does not exist
-    └── ChannelError             a whole channel failed (per-recipient failures are data, not errors)
-        ├── RetryableChannelError   try again later (429, 5xx, timeout)
-        └── PermanentChannelError   retrying will not help (bad credentials, bad sender)
+CrisiscastError
+├── ConfigError              settings or credentials are missing or malformed
+├── PlaybookError            a playbook cannot be used (carries every problem found)
+├── StoreError               the incident store cannot be reached or is out of date
+│   └── NotFoundError        an incident, case or agent id that does not exist
+└── ChannelError             a whole channel failed (per-recipient failures are data, not errors)
+    ├── RetryableChannelError   try again later (429, 5xx, timeout)
+    └── PermanentChannelError   retrying will not help (bad credentials, bad sender)
 """
 
 from __future__ import annotations

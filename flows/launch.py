@@ -1,0 +1,109 @@
+"""Launch an incident from a playbook: validate, open the incident, stage every announcement.
+
+The flow is thin on purpose: the decisions live in crisiscast.playbook (what to say) and
+crisiscast.incidents (what is recorded). Prefect gives the run its history, retries and UI.
+Tasks take references (paths, ids), never large data: Prefect hashes task inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from prefect import flow, get_run_logger, task
+from prefect.runtime import flow_run
+
+from crisiscast.config import load_settings
+from crisiscast.incidents import store as st
+from crisiscast.playbook import load_playbook, render_all, render_title, resolve_params
+
+
+def open_store(database_url: str | None) -> st.Store:
+    """The incident store, brought to the current schema (idempotent, keeps data)."""
+    settings = load_settings()
+    if database_url:
+        settings = replace(settings, database_url=database_url)
+    store = st.Store.from_settings(settings)
+    store.upgrade()
+    return store
+
+
+@task(name="open-incident")
+def open_incident(
+    playbook_path: str, raw_params: dict[str, str], exercise: bool, database_url: str | None
+) -> int:
+    """Create the incident, its timeline and its pending announcements in one transaction.
+
+    One transaction, so a failure (a bad parameter, the database going away) leaves no
+    half-opened incident behind. Returns the incident id.
+    """
+    playbook = load_playbook(playbook_path)
+    params = resolve_params(playbook, raw_params)
+    title = render_title(playbook, params)
+    now = datetime.now(UTC)
+    store = open_store(database_url)
+    try:
+        with store.session() as session:
+            incident = st.create_incident(
+                session,
+                playbook_id=playbook.id,
+                playbook_path=playbook_path,
+                title=title,
+                params=params,
+                languages=list(playbook.languages),
+                exercise=exercise,
+                now=now,
+            )
+            session.flush()
+            context = {"ref": incident.ref, "title": title, "exercise": exercise}
+            messages = render_all(playbook, params, context, when="launch")
+            for m in messages:
+                st.add_announcement(
+                    session,
+                    incident.id,
+                    announcement_id=m.announcement_id,
+                    when=m.when,
+                    channel=m.channel,
+                    language=m.language,
+                    subject=m.subject,
+                    body=m.text,
+                    html=m.html,
+                    now=now,
+                )
+            channels = sorted({m.channel for m in messages})
+            st.add_event(
+                session,
+                incident.id,
+                "launched",
+                f"Launched from playbook {playbook.id}" + (" as an exercise" if exercise else ""),
+                data={"flow_run_id": str(flow_run.get_id() or ""), "flow_run": flow_run.get_name()},
+                now=now,
+            )
+            st.add_event(
+                session,
+                incident.id,
+                "announcements_staged",
+                f"{len(messages)} messages staged on {', '.join(channels) or 'no channel'}",
+                data={"count": len(messages), "channels": channels},
+                now=now,
+            )
+            return incident.id
+    finally:
+        store.dispose()
+
+
+@flow(name="launch-incident")
+def launch_incident(
+    playbook_path: str,
+    params: dict[str, str] | None = None,
+    exercise: bool = False,
+    database_url: str | None = None,
+) -> str:
+    """Open an incident from ``playbook_path`` and stage its launch announcements.
+
+    Returns the incident reference (``INC-<n>``) that ``crisiscast status`` takes.
+    """
+    incident_id = open_incident(playbook_path, dict(params or {}), exercise, database_url)
+    ref = f"INC-{incident_id}"
+    get_run_logger().info("incident=%s exercise=%s", ref, exercise)
+    return ref

@@ -1,0 +1,85 @@
+"""What triage looks for, as plain frozen data (no pydantic): built from a playbook or built in.
+
+The engine reads only this, so it stays fast and testable; ``from_playbook.py`` is the one
+place that knows the playbook schema. Ranks everywhere mean 0 = most severe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SignalRule:
+    """Phrases (per language) that, when found, raise impact and/or urgency."""
+
+    name: str
+    patterns: Mapping[str, tuple[str, ...]]
+    impact: str | None = None
+    urgency: str | None = None
+
+
+@dataclass(frozen=True)
+class Subcategory:
+    """A subcategory and the phrases that point to it."""
+
+    name: str
+    patterns: Mapping[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class CategoryRule:
+    """A category; it is chosen when its own or its subcategories' phrases are found."""
+
+    name: str
+    patterns: Mapping[str, tuple[str, ...]]
+    subcategories: tuple[Subcategory, ...] = ()
+
+
+@dataclass(frozen=True)
+class Question:
+    """A triage question, answered once one of its signals fires."""
+
+    id: str
+    answered_by: tuple[str, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class TriageConfig:
+    """Severity scales, matrix and the rules; ``use_model`` lets the shipped model add to them.
+
+    ``people_impact`` and ``money_impact`` are (at least this many, impact rank) steps for
+    the counts triage reads from text ("200 people", "$5,000"); ranks index ``impact``. Money
+    is compared as written, whatever the currency. Hashed by identity (``eq=False``) so the
+    compiled phrase index is built once per config object.
+    """
+
+    levels: tuple[str, ...]
+    impact: tuple[str, ...]
+    urgency: tuple[str, ...]
+    matrix: Mapping[str, Mapping[str, str]]
+    default_impact: str
+    default_urgency: str
+    languages: tuple[str, ...]
+    signals: tuple[SignalRule, ...] = ()
+    categories: tuple[CategoryRule, ...] = ()
+    questions: tuple[Question, ...] = ()
+    use_model: bool = True
+    people_impact: tuple[tuple[int, int], ...] = ((100, 0), (20, 1), (5, 2), (1, 3))
+    money_impact: tuple[tuple[int, int], ...] = ((1_000_000, 0), (10_000, 1), (100, 2), (1, 3))
+    everyone_impact: int = 1  # "everyone", "the whole village": rank of impact it implies
+    fallback_category: str = "other"
+
+    @property
+    def default_language(self) -> str:
+        """The playbook's first language: used when the text gives no better clue."""
+        return self.languages[0]
+
+    def level_for(self, impact: str, urgency: str) -> str:
+        """The severity level the matrix gives for one impact and urgency."""
+        return self.matrix[impact][urgency]
+
+    def impact_at(self, rank: int) -> str:
+        """Impact name at a rank, clipped to the scale (configs may have fewer steps)."""
+        return self.impact[min(max(rank, 0), len(self.impact) - 1)]

@@ -1,0 +1,99 @@
+"""The outbox records exactly what would be sent, fast, one JSON Lines file per kind."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from crisiscast.channels.base import OutgoingMessage
+from crisiscast.channels.outbox import OutboxChannel, outbox_path, read_outbox
+from crisiscast.channels.registry import PREPARERS
+from crisiscast.errors import PermanentChannelError
+
+
+def sms(
+    key: str, text: str = "Call 0800 123", address: str | None = "+15005550009"
+) -> OutgoingMessage:
+    return OutgoingMessage(key=key, address=address, language="en", text=text)
+
+
+def test_records_every_field_of_every_message(tmp_path: Path) -> None:
+    """Each message becomes one line holding exactly its key, address and content."""
+    message = OutgoingMessage(
+        "k1", "ana@example.org", "th", 'ข้อความ "quoted"\n', "หัวข้อ", "<p>x</p>"
+    )
+    with OutboxChannel("email", tmp_path) as outbox:
+        (result,) = outbox.send([message])
+    assert result.status == "sent" and result.provider_id == "outbox:email:0"
+    (record,) = read_outbox(outbox_path(tmp_path, "email"))
+    assert record == {
+        "key": "k1",
+        "address": "ana@example.org",
+        "language": "th",
+        "subject": "หัวข้อ",
+        "text": 'ข้อความ "quoted"\n',
+        "html": "<p>x</p>",
+        "segments": 1,
+        "encoding": "utf-8",
+    }
+
+
+def test_uses_the_mediums_preparation(tmp_path: Path) -> None:
+    """The SMS outbox shows segments and encoding; the social outbox shows the thread parts."""
+    with OutboxChannel("sms", tmp_path, preparer=PREPARERS["sms"]) as outbox:
+        outbox.send([sms("a", "ภาษาไทย" * 11)])
+    with OutboxChannel("social", tmp_path, preparer=PREPARERS["social"]) as outbox:
+        outbox.send([sms("b", "word " * 100, address=None)])
+    (sms_record,) = read_outbox(tmp_path / "sms.jsonl")
+    (post,) = read_outbox(tmp_path / "social.jsonl")
+    assert (sms_record["segments"], sms_record["encoding"]) == (2, "ucs2")
+    assert "parts" not in sms_record
+    assert post["segments"] == 2 and [p[-4:] for p in post["parts"]] == [" 1/2", " 2/2"]
+
+
+def test_appends_across_batches_and_reopens(tmp_path: Path) -> None:
+    """Later batches and later runs append; provider ids are the byte offsets of the lines."""
+    outbox = OutboxChannel("sms", tmp_path)
+    first = outbox.send([sms("a"), sms("b")])
+    outbox.close()
+    second = OutboxChannel("sms", tmp_path).send([sms("c")])
+    data = (tmp_path / "sms.jsonl").read_bytes()
+    offsets = [int(r.provider_id.rsplit(":", 1)[1]) for r in first + second]  # type: ignore[union-attr]
+    assert [data[o:].split(b"\n", 1)[0].count(b'"key"') for o in offsets] == [1, 1, 1]
+    assert [r["key"] for r in read_outbox(tmp_path / "sms.jsonl")] == ["a", "b", "c"]
+
+
+def test_file_is_private_to_its_owner(tmp_path: Path) -> None:
+    """The outbox holds addresses, so only its owner may read it."""
+    OutboxChannel("sms", tmp_path).send([sms("a")])
+    assert stat.S_IMODE((tmp_path / "sms.jsonl").stat().st_mode) == 0o600
+
+
+def test_unwritable_directory_is_a_permanent_error(tmp_path: Path) -> None:
+    """An outbox that cannot be opened fails the channel with a fix, not a traceback."""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(PermanentChannelError, match="CRISISCAST_HOME"):
+        OutboxChannel("sms", blocker / "outbox").send([sms("a")])
+
+
+def test_to_url_names_the_file(tmp_path: Path) -> None:
+    """The configuration shows where the records go."""
+    assert OutboxChannel("chat", tmp_path).to_url() == f"outbox://chat/{tmp_path}/chat.jsonl"
+
+
+def test_hundred_thousand_messages_quickly(tmp_path: Path) -> None:
+    """100k messages in batches of 10k take (with margin) under the 1M-in-20-s budget's share."""
+    import time
+
+    outbox = OutboxChannel("sms", tmp_path, preparer=PREPARERS["sms"])
+    messages = [sms(f"k{i}", address=f"+1500555{i:04d}") for i in range(100_000)]
+    start = time.perf_counter()
+    for i in range(0, len(messages), outbox.batch_size):
+        outbox.send(messages[i : i + outbox.batch_size])
+    outbox.close()
+    elapsed = time.perf_counter() - start
+    assert sum(1 for _ in read_outbox(tmp_path / "sms.jsonl")) == 100_000
+    assert elapsed < 3.0, f"outbox wrote 100k messages in {elapsed:.2f} s"

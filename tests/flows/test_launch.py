@@ -1,0 +1,88 @@
+"""The launch flow: a real Prefect run that opens the incident and stages every announcement."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from prefect.client.orchestration import get_client
+
+from crisiscast.errors import PlaybookError
+from crisiscast.flows.launch import launch_incident
+from crisiscast.incidents import store as st
+
+ROOT = Path(__file__).resolve().parents[2]
+OUTAGE = str(ROOT / "playbooks" / "saas-outage.yaml")
+FLOOD = str(ROOT / "playbooks" / "regional-flood.yaml")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """The same launch runs on SQLite and on PostgreSQL."""
+    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(name))
+
+
+def _summary(db_url: str, ref: str) -> st.IncidentSummary:
+    store = st.Store(db_url)
+    try:
+        with store.session() as session:
+            return st.incident_summary(session, st.get_incident(session, ref))
+    finally:
+        store.dispose()
+
+
+async def _flow_run_state(run_id: str) -> str:
+    async with get_client() as client:
+        run = await client.read_flow_run(uuid.UUID(run_id))
+        return str(run.state_name)
+
+
+def test_launch_opens_incident_and_stages_every_message(db_url: str) -> None:
+    """Launch records the incident, its parameters, pending announcements and the timeline."""
+    ref = launch_incident(OUTAGE, {"service": "Payments API"}, False, db_url)
+    summary = _summary(db_url, ref)
+    assert summary.title == "Payments API outage"
+    assert summary.params["service"] == "Payments API"
+    assert summary.params["eta_minutes"] == 60  # typed, default applied
+    assert not summary.exercise
+    assert set(summary.announcements) == {"sms", "email", "social", "banner", "chat"}
+    for by_status in summary.announcements.values():
+        assert set(by_status) == {"pending"}  # staged for broadcast, not faked as sent
+    kinds = [e.kind for e in summary.events]
+    assert kinds[:2] == ["launched", "announcements_staged"]
+
+
+def test_launch_is_a_prefect_flow_run(sqlite_url: str) -> None:
+    """The incident's timeline names its Prefect flow run, which completed."""
+    import asyncio
+
+    ref = launch_incident(OUTAGE, {"service": "Search"}, True, sqlite_url)
+    launched = next(e for e in _summary(sqlite_url, ref).events if e.kind == "launched")
+    assert launched.data is not None
+    assert asyncio.run(_flow_run_state(str(launched.data["flow_run_id"]))) == "Completed"
+    assert "exercise" in launched.message
+
+
+def test_launch_in_every_language(sqlite_url: str) -> None:
+    """A three-language playbook stages one message per channel and language."""
+    ref = launch_incident(FLOOD, {"area": "Vientiane"}, True, sqlite_url)
+    summary = _summary(sqlite_url, ref)
+    assert summary.languages == ("en", "th", "lo")
+    assert summary.exercise
+    sms = summary.announcements["sms"]
+    assert sum(sms.values()) == 3
+
+
+def test_bad_parameter_opens_nothing(sqlite_url: str) -> None:
+    """A wrong parameter fails the run with the playbook's message and leaves no incident."""
+    with pytest.raises(PlaybookError, match="eta_minutes"):
+        launch_incident(OUTAGE, {"service": "API", "eta_minutes": "soon"}, False, sqlite_url)
+    store = st.Store(sqlite_url)
+    store.upgrade()
+    try:
+        with store.session() as session:
+            assert st.list_incidents(session) == []
+    finally:
+        store.dispose()

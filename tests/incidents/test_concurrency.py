@@ -1,0 +1,51 @@
+"""Several processes share one store: start-ups race, webhooks write while broadcasts write."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from crisiscast.incidents import migrate
+from crisiscast.incidents.models import TimelineEvent
+from crisiscast.incidents.store import Store, add_event, create_incident, upgrade
+
+NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+
+
+def test_upgrades_started_at_the_same_time_both_succeed(db_url: str) -> None:
+    """Two workers starting together on an empty database do not trip over each other."""
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        revisions = list(pool.map(upgrade, [db_url] * 3))
+    assert revisions == [migrate.head_revision()] * 3
+
+
+def test_concurrent_writers_wait_for_each_other_instead_of_failing(store: Store) -> None:
+    """Writers on separate connections queue up (busy timeout) rather than fail as locked."""
+    with store.session() as session:
+        incident_id = create_incident(
+            session,
+            playbook_id="p",
+            playbook_path="p.yaml",
+            title="t",
+            params={},
+            languages=["en"],
+            exercise=False,
+            now=NOW,
+        ).id
+
+    def write(worker: int) -> None:
+        other = Store(store.url)  # its own engine, like another process
+        try:
+            for n in range(40):
+                with other.session() as session:
+                    session.scalar(select(func.count()).select_from(TimelineEvent))  # read...
+                    add_event(session, incident_id, "note", f"{worker}-{n}", now=NOW)  # ...write
+        finally:
+            other.dispose()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(write, range(4)))
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(TimelineEvent)) == 160
