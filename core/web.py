@@ -7,10 +7,13 @@ the port could otherwise send messages to every customer.
 from __future__ import annotations
 
 import hmac
+import re
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from crisiscast.config import Settings
@@ -38,6 +41,13 @@ def create_app(settings: Settings, token: str) -> FastAPI:
 
     @app.post("/api/launch", dependencies=[Depends(require_token)])
     async def launch(request: LaunchRequest) -> dict[str, Any]:
+        from crisiscast.playbook import load_playbook, resolve_params
+
+        try:
+            # Refuse bad input before a flow run exists for it.
+            resolve_params(load_playbook(request.playbook), request.params)
+        except CrisiscastError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from exc
         from crisiscast.flows.launch import launch_incident
 
         try:
@@ -54,4 +64,48 @@ def create_app(settings: Settings, token: str) -> FastAPI:
             raise HTTPException(status_code=400, detail=str(exc)) from exc
         return {"ref": ref}
 
+    site_root = settings.home / "site"
+
+    @app.get("/incidents/{ref}")
+    def incident_root(ref: str) -> RedirectResponse:
+        return RedirectResponse(f"/incidents/{ref}/")
+
+    @app.get("/incidents/{ref}/{name:path}")
+    def incident_site(ref: str, name: str) -> FileResponse:
+        """The public incident page, banner state and script, CAP alerts and Atom feed."""
+        path = site_file(site_root, ref, name or "index.html")
+        headers = {"Cache-Control": "no-cache"}
+        if path.name in CROSS_ORIGIN:
+            # The banner script runs on the customer's own site and fetches its state from here.
+            headers["Access-Control-Allow-Origin"] = "*"
+        return FileResponse(path, headers=headers, media_type=_media_type(path))
+
     return app
+
+
+CROSS_ORIGIN = frozenset({"banner.json", "crisiscast-banner.js", "feed.atom"})
+_REF = re.compile(r"^INC-\d+$")
+_TYPES = {
+    ".json": "application/json",
+    ".js": "text/javascript; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".atom": "application/atom+xml",
+    ".xml": "application/xml",
+}
+
+
+def _media_type(path: Path) -> str:
+    return _TYPES.get(path.suffix, "application/octet-stream")
+
+
+def site_file(root: Path, ref: str, name: str) -> Path:
+    """The published file for ``ref``/``name``, refusing traversal and half-written temp files."""
+    parts = [p for p in name.split("/") if p]
+    if not _REF.match(ref) or any(p.startswith(".") for p in parts) or not parts:
+        raise HTTPException(status_code=404)
+    base = (root / ref).resolve()
+    path = base.joinpath(*parts).resolve()
+    if not path.is_relative_to(base) or not path.is_file():
+        raise HTTPException(status_code=404)
+    return path

@@ -9,10 +9,11 @@ the caller's session transaction, so it commits or rolls back with everything el
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 _SQLITE_INSERT = (
@@ -81,3 +82,139 @@ def queue_deliveries(session: Session, rows: Iterable[QueuedDelivery], *, now: d
         return max(int(cursor.rowcount), 0)
     finally:
         cursor.close()
+
+
+# --- Sending and settling (added with the broadcast flow) -----------------------------------
+# A row handed to a provider but whose outcome is not recorded yet stays ``queued`` with
+# ``last_error = IN_FLIGHT``: after a crash, the broadcast knows exactly which rows are in
+# doubt. The outbox reconciles them from its own file; an SDK channel without idempotency keys
+# must not resend blindly, so they become ``failed`` with UNKNOWN_AFTER_CRASH and are reported.
+IN_FLIGHT = "in flight: handed to the provider, outcome not recorded yet"
+UNKNOWN_AFTER_CRASH = "outcome unknown after crash: not resent; check the provider's log"
+RECALLED = "recalled"
+
+_SQLITE_OUTCOME = (
+    "UPDATE deliveries SET status = ?, provider_id = COALESCE(?, provider_id), last_error = ?, "
+    "attempts = attempts + ?, updated_at = ? WHERE id = ? AND status = 'queued'"
+)
+_POSTGRES_OUTCOME = (
+    "UPDATE deliveries AS d SET status = r.s, provider_id = COALESCE(r.p, d.provider_id), "
+    "last_error = r.e, attempts = d.attempts + %s, updated_at = %s "
+    "FROM unnest(%s::int[], %s::text[], %s::text[], %s::text[]) AS r(i, s, p, e) "
+    "WHERE d.id = r.i AND d.status = 'queued'"
+)
+
+
+class LedgerRow(NamedTuple):
+    """A queued delivery as the sender needs it (no personal data beyond the address)."""
+
+    id: int
+    idempotency_key: str
+    address: str | None
+    announcement_id: int
+    last_error: str | None
+
+
+class Outcome(NamedTuple):
+    """What to record for one row: a final status, or ``queued`` again to retry it later."""
+
+    id: int
+    status: str  # sent | failed | suppressed | queued (retry later)
+    provider_id: str | None = None
+    error: str | None = None
+
+
+def ledger_timestamp(session: Session, now: datetime) -> Any:
+    """``now`` as the driver stores it, for statements that bypass the ORM's column types."""
+    return _driver_timestamp(now, session.get_bind().dialect.name)
+
+
+def queued_rows(
+    session: Session,
+    incident_id: int,
+    channel: str,
+    contacts: tuple[int, int] | None,
+    *,
+    after_id: int = 0,
+    limit: int = 10_000,
+) -> list[LedgerRow]:
+    """Queued rows of one channel, in id order: of contacts ``lo..hi`` (inclusive), or the
+    broadcast-style rows (no contact) when ``contacts`` is None."""
+    where = "contact_id BETWEEN :lo AND :hi" if contacts else "contact_id IS NULL"
+    lo, hi = contacts or (0, 0)
+    result = session.execute(
+        text(
+            "SELECT id, idempotency_key, address, announcement_id, last_error FROM deliveries "
+            f"WHERE incident_id = :incident AND status = 'queued' AND channel = :channel AND {where} "
+            "AND id > :after ORDER BY id LIMIT :limit"
+        ),
+        {"incident": incident_id, "channel": channel, "lo": lo, "hi": hi, "after": after_id,
+         "limit": limit},
+    )  # fmt: skip
+    return [LedgerRow(*row) for row in result]
+
+
+def mark_in_flight(session: Session, ids: Sequence[int], *, now: datetime) -> None:
+    """Record that these rows are being handed to a provider (one more attempt)."""
+    outcomes = [Outcome(i, "queued", None, IN_FLIGHT) for i in ids]
+    record_outcomes(session, outcomes, now=now, attempt=1)
+
+
+def record_outcomes(
+    session: Session, outcomes: Sequence[Outcome], *, now: datetime, attempt: int = 0
+) -> int:
+    """Record many outcomes in one statement (PostgreSQL) or one executemany (SQLite).
+
+    Only rows still ``queued`` change, so a late duplicate never overwrites a receipt.
+    ``attempt=1`` counts an attempt that was not counted by ``mark_in_flight``.
+    """
+    if not outcomes:
+        return 0
+    connection = session.connection()
+    dialect = connection.dialect.name
+    stamp = _driver_timestamp(now, dialect)
+    cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if dialect == "postgresql":
+            ids, statuses, providers, errors = (list(c) for c in zip(*outcomes, strict=True))
+            cursor.execute(_POSTGRES_OUTCOME, (attempt, stamp, ids, statuses, providers, errors))
+        else:
+            cursor.executemany(
+                _SQLITE_OUTCOME, ((o.status, o.provider_id, o.error, attempt, stamp, o.id)
+                                  for o in outcomes),
+            )  # fmt: skip
+        return max(int(cursor.rowcount), 0)
+    finally:
+        cursor.close()
+
+
+def suppress_queued(
+    session: Session, incident_id: int, reason: str, *, now: datetime, channel: str | None = None
+) -> int:
+    """Suppress every queued, not in-flight row of an incident (recall); return how many."""
+    result = session.execute(
+        text(
+            "UPDATE deliveries SET status = 'suppressed', last_error = :reason, updated_at = :now "
+            "WHERE incident_id = :incident AND status = 'queued' "
+            "AND (last_error IS NULL OR last_error != :in_flight) "
+            + ("AND channel = :channel" if channel else "")
+        ),
+        {"reason": reason, "now": ledger_timestamp(session, now), "incident": incident_id,
+         "in_flight": IN_FLIGHT, "channel": channel},
+    )  # fmt: skip
+    return max(int(getattr(result, "rowcount", 0) or 0), 0)
+
+
+def ledger_counts(session: Session, incident_id: int) -> dict[str, dict[str, int]]:
+    """Per channel, how many rows are in each status: the broadcast's report."""
+    result = session.execute(
+        text(
+            "SELECT channel, status, count(*) FROM deliveries WHERE incident_id = :incident "
+            "GROUP BY channel, status ORDER BY channel, status"
+        ),
+        {"incident": incident_id},
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for channel, status, count in result:
+        counts.setdefault(channel, {})[status] = int(count)
+    return counts

@@ -93,7 +93,7 @@ def check_current(connection: Connection) -> None:
 def upgrade_engine(engine: Engine) -> str:
     """Migrate the database behind ``engine`` to head, idempotently; return the head revision."""
     with engine.begin() as connection:
-        if False:
+        if connection.dialect.name == "postgresql":
             # Two processes starting at once must not both create the tables.
             lock = text("SELECT pg_advisory_xact_lock(:key)")
             connection.execute(lock, {"key": _PG_UPGRADE_LOCK})

@@ -33,10 +33,9 @@ def _summary(db_url: str, ref: str) -> st.IncidentSummary:
         store.dispose()
 
 
-async def _flow_run_state(run_id: str) -> str:
-    async with get_client() as client:
-        run = await client.read_flow_run(uuid.UUID(run_id))
-        return str(run.state_name)
+def _flow_run_state(run_id: str) -> str:
+    with get_client(sync_client=True) as client:
+        return str(client.read_flow_run(uuid.UUID(run_id)).state_name)
 
 
 def test_launch_opens_incident_and_stages_every_message(db_url: str) -> None:
@@ -56,12 +55,10 @@ def test_launch_opens_incident_and_stages_every_message(db_url: str) -> None:
 
 def test_launch_is_a_prefect_flow_run(sqlite_url: str) -> None:
     """The incident's timeline names its Prefect flow run, which completed."""
-    import asyncio
-
     ref = launch_incident(OUTAGE, {"service": "Search"}, True, sqlite_url)
     launched = next(e for e in _summary(sqlite_url, ref).events if e.kind == "launched")
     assert launched.data is not None
-    assert asyncio.run(_flow_run_state(str(launched.data["flow_run_id"]))) == "Completed"
+    assert _flow_run_state(str(launched.data["flow_run_id"])) == "Completed"
     assert "exercise" in launched.message
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -9,16 +11,25 @@ from sqlalchemy import func, select
 
 from crisiscast.incidents import migrate
 from crisiscast.incidents.models import TimelineEvent
-from crisiscast.incidents.store import Store, add_event, create_incident, upgrade
+from crisiscast.incidents.store import Store, add_event, create_incident
 
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 
 
-def test_upgrades_started_at_the_same_time_both_succeed(db_url: str) -> None:
-    """Two workers starting together on an empty database do not trip over each other."""
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        revisions = list(pool.map(upgrade, [db_url] * 3))
-    assert revisions == [migrate.head_revision()] * 3
+def test_upgrades_started_at_the_same_time_all_succeed(db_url: str) -> None:
+    """Three processes starting together on an empty database do not trip over each other."""
+    script = (
+        "import sys; from crisiscast.incidents.store import upgrade; print(upgrade(sys.argv[1]))"
+    )
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, db_url], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(3)
+    ]
+    results = [worker.communicate(timeout=120) for worker in workers]
+    assert [w.returncode for w in workers] == [0, 0, 0], [err.decode() for _, err in results]
+    assert [out.decode().strip() for out, _ in results] == [migrate.head_revision()] * 3
 
 
 def test_concurrent_writers_wait_for_each_other_instead_of_failing(store: Store) -> None:

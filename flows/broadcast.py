@@ -1,0 +1,292 @@
+"""Broadcast an incident's announcements on every channel, from the delivery ledger.
+
+One Prefect task per shard (a channel x a contact id range of ``shard_size``), never one per
+recipient; tasks get ids and bounds, never contacts. Channels run as separate tasks, so one
+provider failing is recorded with its reason while the others complete. The ledger makes the
+whole flow safe to run again: see ``crisiscast.flows.sending`` for how at-most-once holds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.futures import PrefectFuture
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crisiscast.channels.base import ChannelKind
+from crisiscast.channels.registry import channel_for
+from crisiscast.config import Settings, load_settings
+from crisiscast.flows import banner_publish
+from crisiscast.flows.sending import EVERYONE, RetryPolicy, Shard, ShardReport, run_shard
+from crisiscast.incidents import ledger as lg
+from crisiscast.incidents import store as st
+from crisiscast.incidents.audience import import_contacts
+from crisiscast.incidents.broadcast import (
+    DEFAULT_SHARD_SIZE,
+    PER_RECIPIENT,
+    Content,
+    reach,
+    shards,
+)
+from crisiscast.incidents.delivery import (
+    contact_bounds,
+    finish_broadcast,
+    load_contents,
+    start_broadcast,
+)
+from crisiscast.incidents.models import Announcement, AnnouncementStatus, Incident
+from crisiscast.playbook import Playbook, load_playbook, render_announcement
+
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000/"
+
+
+def _settings(database_url: str | None) -> Settings:
+    settings = load_settings()
+    return dataclasses.replace(settings, database_url=database_url) if database_url else settings
+
+
+def _store(database_url: str | None) -> st.Store:
+    store = st.Store.from_settings(_settings(database_url))
+    store.upgrade()
+    return store
+
+
+def _channel_settings(settings: Settings, exercise: bool) -> Settings:
+    """Exercises never leave the machine: no credentials, so every channel is the outbox."""
+    if not exercise:
+        return settings
+    return dataclasses.replace(settings, twilio=None, sendgrid=None, x=None, apprise_urls=())
+
+
+def stage(
+    session: Session,
+    incident: Incident,
+    playbook: Playbook,
+    *,
+    when: str,
+    announcement: str | None,
+    now: datetime,
+) -> dict[str, list[str]]:
+    """Render and record the announcements not staged yet; return announcement -> channels.
+
+    Recalled announcements are left out: a recall is for good.
+    """
+    wanted = (
+        [announcement] if announcement else [a.id for a in playbook.announcements if a.when == when]
+    )
+    context = {"ref": incident.ref, "title": incident.title, "exercise": incident.exercise}
+    plan: dict[str, list[str]] = {}
+    for announcement_id in wanted:
+        rows = list(session.scalars(select(Announcement).where(
+            Announcement.incident_id == incident.id,
+            Announcement.announcement_id == announcement_id)))  # fmt: skip
+        if not rows:
+            for m in render_announcement(playbook, announcement_id, incident.params, context):
+                rows.append(st.add_announcement(
+                    session, incident.id, announcement_id=m.announcement_id, when=m.when,
+                    channel=m.channel, language=m.language, subject=m.subject, body=m.text,
+                    html=m.html, now=now))  # fmt: skip
+        if any(r.status == AnnouncementStatus.RECALLED for r in rows):
+            continue
+        plan[announcement_id] = sorted({r.channel for r in rows})
+    return plan
+
+
+@task(name="prepare-broadcast")
+def prepare(
+    incident: str | int,
+    when: str,
+    announcement: str | None,
+    audience: str | None,
+    default_region: str,
+    database_url: str | None,
+) -> dict[str, Any]:
+    """Import the audience, stage what is not staged yet, mark it broadcasting; plan shards."""
+    now = datetime.now(UTC)
+    store = _store(database_url)
+    try:
+        with store.session() as session:
+            row = st.get_incident(session, incident)
+            playbook = load_playbook(row.playbook_path)
+            imported = None
+            if audience:
+                report = import_contacts(
+                    session, audience, default_region=default_region, languages=playbook.languages
+                )
+                imported = report.summary()
+                st.add_event(session, row.id, "audience_imported", imported, now=now)
+            staged = stage(session, row, playbook, when=when, announcement=announcement, now=now)
+            start_broadcast(session, row.id, staged)
+            lo, hi = contact_bounds(session)
+            return {"incident_id": row.id, "ref": row.ref, "plan": staged, "lo": lo, "hi": hi,
+                    "audiences": {n: list(a.channels) for n, a in playbook.audiences.items()},
+                    "imported": imported, "exercise": row.exercise}  # fmt: skip
+    finally:
+        store.dispose()
+
+
+@task(name="send-shard")
+def send_shard(
+    incident_id: int,
+    announcement: str,
+    channel: str,
+    bounds: tuple[int, int] | None,
+    audiences: dict[str, list[str]],
+    exercise: bool,
+    database_url: str | None,
+    batch_size: int | None = None,
+    rate_per_second: float | None = None,
+) -> dict[str, Any]:
+    """Send one channel's shard (or its single broadcast-style post) from the ledger."""
+    settings = _settings(database_url)
+    store = _store(database_url)
+    kind: ChannelKind = channel  # type: ignore[assignment]  # checked by the playbook schema
+    try:
+        with store.session() as session:
+            contents, default = load_contents(session, incident_id, announcement, channel)
+            ref = st.get_incident(session, incident_id).ref
+        outbox = settings.outbox_dir / ref
+        target = channel_for(kind, _channel_settings(settings, exercise), outbox_dir=outbox)
+        shard = Shard(incident_id, channel, bounds, reach(audiences, channel) if bounds else None)
+        policy = RetryPolicy(rate_per_second=rate_per_second)
+        with target:
+            report = run_shard(store, shard, target, contents, default, policy, batch_size)
+        return dataclasses.asdict(report)
+    finally:
+        store.dispose()
+
+
+@task(name="publish-banner")
+def publish_banner_task(
+    incident_id: int, announcement: str, all_clear: bool, public_url: str, database_url: str | None
+) -> dict[str, Any]:
+    """Publish (or take down) the incident's banner and record its ledger rows."""
+    settings = _settings(database_url)
+    store = _store(database_url)
+    now = datetime.now(UTC)
+    try:
+        with store.session() as session:
+            incident = st.get_incident(session, incident_id)
+            playbook = load_playbook(incident.playbook_path)
+            contents, _ = load_contents(session, incident_id, announcement, "banner")
+            queued = lg.queue_deliveries(session, _banner_rows(incident_id, contents), now=now)
+            mine = {c.row_id for c in contents.values()}
+            rows = [r for r in lg.queued_rows(session, incident_id, "banner", None, limit=1000)
+                    if r.announcement_id in mine]  # fmt: skip
+            if not rows:  # published by an earlier run: publishing again would add an alert
+                return dataclasses.asdict(ShardReport("banner", queued=queued))
+            texts = {lang: (c.subject or "", c.text) for lang, c in contents.items()}
+            spec = playbook.announcement(announcement).channels.banner
+            directory = settings.home / "site" / incident.ref
+            alert = banner_publish.publish(
+                directory, banner_publish.site_for(public_url, incident.ref), playbook,
+                ref=incident.ref, title=incident.title, exercise=incident.exercise, texts=texts,
+                level=spec.level if spec else "warning", all_clear=all_clear, now=now,
+            )  # fmt: skip
+            done = [lg.Outcome(r.id, "sent", alert) for r in rows]
+            lg.record_outcomes(session, done, now=now, attempt=1)
+        return dataclasses.asdict(ShardReport("banner", queued=queued, sent=len(done)))
+    finally:
+        store.dispose()
+
+
+def _banner_rows(incident_id: int, contents: dict[str, Content]) -> list[lg.QueuedDelivery]:
+    return [
+        lg.QueuedDelivery(lg.delivery_key(incident_id, c.row_id, "banner", EVERYONE),
+                          incident_id, c.row_id, "banner", None, None)
+        for c in contents.values()
+    ]  # fmt: skip
+
+
+@task(name="finish-broadcast")
+def finish(
+    incident_id: int, reports: list[dict[str, Any]], database_url: str | None
+) -> dict[str, Any]:
+    """Sum the shards per channel, close the announcements, write the timeline event."""
+    store = _store(database_url)
+    try:
+        with store.session() as session:
+            return finish_broadcast(session, incident_id, reports, now=datetime.now(UTC))
+    finally:
+        store.dispose()
+
+
+def _submit_all(
+    plan: dict[str, Any], shard_size: int, options: dict[str, Any]
+) -> list[PrefectFuture[dict[str, Any]]]:
+    futures: list[PrefectFuture[dict[str, Any]]] = []
+    incident_id = plan["incident_id"]
+    for announcement, channels in plan["plan"].items():
+        for channel in channels:
+            if channel == "banner":
+                futures.append(publish_banner_task.submit(
+                    incident_id, announcement, options["all_clear"], options["public_url"],
+                    options["database_url"]))  # fmt: skip
+                continue
+            ranges: Sequence[tuple[int, int] | None] = (
+                shards(plan["lo"], plan["hi"], shard_size) if channel in PER_RECIPIENT else [None]
+            )
+            for bounds in ranges:
+                futures.append(send_shard.submit(
+                    incident_id, announcement, channel, bounds, plan["audiences"],
+                    options["exercise"], options["database_url"], options["batch_size"],
+                    options["rate_per_second"]))  # fmt: skip
+    return futures
+
+
+def _collect(futures: Sequence[PrefectFuture[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Every shard's report; a shard that crashed is reported with its reason, not raised."""
+    reports = []
+    for future in futures:
+        state = future.wait() or future.state
+        if state.is_completed():
+            reports.append(future.result())
+        else:
+            reason = str(state.message or state.name)
+            reports.append({"channel": "?", "error": f"shard task {state.name}: {reason}"})
+    return reports
+
+
+@flow(name="broadcast")
+def broadcast(
+    incident: str,
+    when: str = "launch",
+    announcement: str | None = None,
+    audience: str | None = None,
+    default_region: str = "US",
+    database_url: str | None = None,
+    shard_size: int = DEFAULT_SHARD_SIZE,
+    public_url: str = DEFAULT_PUBLIC_URL,
+    batch_size: int | None = None,
+    rate_per_second: float | None = None,
+    channels: list[str] | None = None,
+) -> dict[str, Any]:
+    """Send an incident's ``when`` announcements (or one ``announcement``) to everyone.
+
+    Safe to run again after a crash or by mistake: only deliveries not yet sent are sent.
+    ``channels`` restricts the run to some channel kinds (e.g. ``["sms"]``).
+    Returns per-channel counts by ledger status, plus shard errors.
+    """
+    plan = prepare(incident, when, announcement, audience, default_region, database_url)
+    if channels:
+        plan["plan"] = {a: [c for c in kinds if c in channels] for a, kinds in plan["plan"].items()}
+    options = {
+            "exercise": plan["exercise"], "database_url": database_url,
+            "batch_size": batch_size, "rate_per_second": rate_per_second,
+            "public_url": public_url, "all_clear": when == "all_clear",
+    }  # fmt: skip
+    reports = _collect(_submit_all(plan, shard_size, options))
+    summary = finish(plan["incident_id"], reports, database_url)
+    get_run_logger().info("incident=%s broadcast %s", plan["ref"], summary["counts"])
+    return summary
+
+
+def outbox_directory(settings: Settings, ref: str) -> Path:
+    """Where an incident's outbox files are: ``<home>/outbox/<INC-ref>/<kind>.jsonl``."""
+    return settings.outbox_dir / ref

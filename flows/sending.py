@@ -1,0 +1,350 @@
+"""The broadcast's hot path, without Prefect: queue one shard's ledger rows, send, record.
+
+How at-most-once holds across retries, crashes and re-launches:
+
+1. Every recipient's row is inserted once (unique idempotency key, ``ON CONFLICT DO NOTHING``).
+2. Only ``queued`` rows are sent; the outcome of each batch is recorded in one statement.
+3. SDK channels mark a batch ``IN_FLIGHT`` (and count the attempt) in a committed
+   transaction *before* handing it to the provider. A row found in flight when a shard
+   starts was handed over by a run that died before recording the outcome: it is marked
+   ``failed`` with "outcome unknown after crash" and reported, never resent blindly.
+4. The outbox skips that marker (it would double the writes of the hot path): the outbox
+   file is its own record, so a shard that finds queued rows left from an earlier run first
+   reads the outbox file and marks the keys it holds as sent.
+
+So a broadcast killed with SIGKILL and run again sends only what was not sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from crisiscast.channels.base import Channel, DeliveryResult, OutgoingMessage
+from crisiscast.channels.outbox import OutboxChannel
+from crisiscast.errors import PermanentChannelError, RetryableChannelError
+from crisiscast.incidents import ledger as lg
+from crisiscast.incidents.broadcast import Content, Reach, backoff_seconds, pace_wait
+from crisiscast.incidents.optout import OPTED_OUT, opted_out_addresses
+from crisiscast.incidents.store import Store
+
+log = logging.getLogger("crisiscast.broadcast")
+EVERYONE = "everyone"  # the recipient of broadcast-style channels in the idempotency key
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a batch is retried on 429 / 5xx / timeouts."""
+
+    max_attempts: int = 5
+    base_seconds: float = 0.5
+    cap_seconds: float = 30.0
+    rate_per_second: float | None = None  # None: the channel's own published rate
+    sleep: Callable[[float], None] = time.sleep
+
+
+@dataclass
+class ShardReport:
+    """What one shard did on one channel; the flow sums these per channel."""
+
+    channel: str
+    queued: int = 0
+    sent: int = 0
+    failed: int = 0
+    suppressed: int = 0
+    unknown: int = 0
+    reconciled: int = 0
+    recalled: bool = False
+    error: str | None = None
+    extra: dict[str, int] = field(default_factory=dict)
+
+    def add(self, outcomes: Sequence[lg.Outcome]) -> None:
+        for outcome in outcomes:
+            if outcome.status == "sent":
+                self.sent += 1
+            elif outcome.status == "suppressed":
+                self.suppressed += 1
+            elif outcome.status == "failed":
+                self.failed += 1
+
+
+def _address_column(channel: str) -> str:
+    return "phone" if channel == "sms" else "email"
+
+
+def _contacts(
+    session: Session, reach: Reach, bounds: tuple[int, int]
+) -> Iterator[tuple[int, str, str | None, bool]]:
+    """(id, address, language, opted out of everything) of reached contacts, in id order."""
+    column = _address_column(reach.channel)
+    chosen = ", ".join(f"'{name}'" for name in reach.audiences) or "NULL"
+    defined = ", ".join(f"'{name}'" for name in reach.defined) or "NULL"
+    # Audience names are checked identifiers (playbook Name), so inlining them is safe.
+    query = text(
+        f"SELECT id, {column}, language, opted_out_at IS NOT NULL FROM contacts "
+        f"WHERE id BETWEEN :lo AND :hi AND {column} IS NOT NULL "
+        f"AND (audience IN ({chosen}) OR audience NOT IN ({defined})) ORDER BY id"
+    )
+    for row in session.execute(query, {"lo": bounds[0], "hi": bounds[1]}):
+        yield row[0], row[1], row[2], bool(row[3])
+
+
+def queue_shard(
+    session: Session,
+    incident_id: int,
+    reach: Reach,
+    bounds: tuple[int, int],
+    contents: dict[str, Content],
+    default_language: str,
+    now: datetime,
+) -> tuple[int, set[str]]:
+    """Queue a row per reached contact; return (new rows, keys of opted-out contacts)."""
+    channel = reach.channel
+    rows: list[lg.QueuedDelivery] = []
+    opted_out: set[str] = set()
+    default = contents[default_language]
+    for contact_id, address, language, out in _contacts(session, reach, bounds):
+        content = contents.get(language or "", default)
+        key = lg.delivery_key(incident_id, content.row_id, channel, address)
+        rows.append(
+            lg.QueuedDelivery(key, incident_id, content.row_id, channel, contact_id, address)
+        )
+        if out:
+            opted_out.add(key)
+    return lg.queue_deliveries(session, rows, now=now), opted_out
+
+
+def queue_everyone(
+    session: Session, incident_id: int, channel: str, contents: dict[str, Content], now: datetime
+) -> int:
+    """Broadcast-style channels: one row per announcement x language, no contact."""
+    rows = [
+        lg.QueuedDelivery(
+            lg.delivery_key(incident_id, c.row_id, channel, EVERYONE),
+            incident_id, c.row_id, channel, None, None,
+        )
+        for c in contents.values()
+    ]  # fmt: skip
+    return lg.queue_deliveries(session, rows, now=now)
+
+
+def outbox_keys(path: Path, wanted: set[str]) -> set[str]:
+    """Which of ``wanted`` keys the outbox file at ``path`` already holds."""
+    found: set[str] = set()
+    if not wanted or not path.exists():
+        return found
+    prefix = b'{"key":"'
+    with path.open("rb") as lines:
+        for line in lines:
+            if line.startswith(prefix):
+                key = line[len(prefix) : line.index(b'"', len(prefix))].decode()
+                if key in wanted:
+                    found.add(key)
+    return found
+
+
+def settle_leftovers(
+    session: Session, channel: Channel, rows: Sequence[lg.LedgerRow], now: datetime
+) -> tuple[int, int]:
+    """Settle rows an earlier run left queued; return (reconciled as sent, unknown outcome)."""
+    if isinstance(channel, OutboxChannel):
+        found = outbox_keys(channel.path, {r.idempotency_key for r in rows})
+        done = [lg.Outcome(r.id, "sent", "outbox:reconciled") for r in rows
+                if r.idempotency_key in found]  # fmt: skip
+        lg.record_outcomes(session, done, now=now, attempt=1)
+        return len(done), 0
+    doubtful = [lg.Outcome(r.id, "failed", None, lg.UNKNOWN_AFTER_CRASH)
+                for r in rows if r.last_error == lg.IN_FLIGHT]  # fmt: skip
+    lg.record_outcomes(session, doubtful, now=now)
+    return 0, len(doubtful)
+
+
+def is_recalled(session: Session, row_ids: Sequence[int]) -> bool:
+    """Whether the commander recalled any of these announcements (checked between batches)."""
+    ids = ", ".join(str(int(i)) for i in row_ids) or "NULL"
+    query = text(f"SELECT count(*) FROM announcements WHERE id IN ({ids}) AND status = 'recalled'")
+    return bool(session.execute(query).scalar())
+
+
+def _messages(rows: Sequence[lg.LedgerRow], by_row: dict[int, Content]) -> list[OutgoingMessage]:
+    messages = []
+    for row in rows:
+        c = by_row[row.announcement_id]
+        messages.append(
+            OutgoingMessage(row.idempotency_key, row.address, c.language, c.text, c.subject, c.html)
+        )
+    return messages
+
+
+def _outcomes(
+    rows: Sequence[lg.LedgerRow], results: Sequence[DeliveryResult], last_try: bool
+) -> list[lg.Outcome]:
+    """Ledger outcomes of a batch's results; retryable failures stay queued until the last try."""
+    outcomes = []
+    for row, result in zip(rows, results, strict=True):
+        if result.status == "failed" and result.retryable and not last_try:
+            outcomes.append(lg.Outcome(row.id, "queued", None, result.error))
+        else:
+            outcomes.append(lg.Outcome(row.id, result.status, result.provider_id, result.error))
+    return outcomes
+
+
+class Sender:
+    """Sends one channel's queued rows of one shard in batches, with retries and pacing."""
+
+    def __init__(
+        self,
+        store: Store,
+        channel: Channel,
+        contents: Sequence[Content],
+        policy: RetryPolicy,
+        report: ShardReport,
+    ) -> None:
+        self.store = store
+        self.channel = channel
+        self.by_row = {c.row_id: c for c in contents}
+        self.policy = policy
+        self.report = report
+        self.marks_in_flight = not isinstance(channel, OutboxChannel)
+        self.rate = policy.rate_per_second or channel.rate_per_second
+        self.started = time.monotonic()
+        self.handed = 0
+
+    def send(self, rows: Sequence[lg.LedgerRow], suppress: Callable[[lg.LedgerRow], bool]) -> None:
+        """Send a batch (suppressing opted-out rows), retrying transient failures."""
+        quiet = [lg.Outcome(r.id, "suppressed", None, OPTED_OUT) for r in rows if suppress(r)]
+        pending = [r for r in rows if not suppress(r)]
+        with self.store.session() as session:
+            lg.record_outcomes(session, quiet, now=datetime.now(UTC))
+        self.report.suppressed += len(quiet)
+        for attempt in range(1, self.policy.max_attempts + 1):
+            if not pending:
+                return
+            pending = self._attempt(pending, attempt)
+            if pending:
+                jitter = random.random()  # noqa: S311 - jitter, not security
+                self.policy.sleep(
+                    backoff_seconds(attempt, base=self.policy.base_seconds,
+                                    cap=self.policy.cap_seconds, jitter=jitter)
+                )  # fmt: skip
+
+    def _attempt(self, rows: Sequence[lg.LedgerRow], attempt: int) -> list[lg.LedgerRow]:
+        """One try at ``rows``; returns the rows to try again."""
+        last_try = attempt == self.policy.max_attempts
+        if self.marks_in_flight:
+            with self.store.session() as session:
+                lg.mark_in_flight(session, [r.id for r in rows], now=datetime.now(UTC))
+        self._pace(len(rows))
+        try:
+            results = self.channel.send(_messages(rows, self.by_row))
+        except RetryableChannelError as exc:
+            results = [DeliveryResult.failed(r.idempotency_key, str(exc), retryable=True)
+                       for r in rows]  # fmt: skip
+        except PermanentChannelError as exc:
+            failed = [lg.Outcome(r.id, "failed", None, str(exc)) for r in rows]
+            self._record(failed)
+            raise
+        outcomes = _outcomes(rows, results, last_try)
+        self._record(outcomes)
+        retry = {o.id for o in outcomes if o.status == "queued"}
+        return [r for r in rows if r.id in retry]
+
+    def _record(self, outcomes: Sequence[lg.Outcome]) -> None:
+        attempt = 0 if self.marks_in_flight else 1
+        with self.store.session() as session:
+            lg.record_outcomes(session, outcomes, now=datetime.now(UTC), attempt=attempt)
+        self.report.add(outcomes)
+
+    def _pace(self, count: int) -> None:
+        wait = pace_wait(self.handed, self.started, time.monotonic(), self.rate)
+        if wait > 0:
+            self.policy.sleep(wait)
+        self.handed += count
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One task's work: a channel and a contact id range (None: broadcast-style, everyone)."""
+
+    incident_id: int
+    channel: str
+    bounds: tuple[int, int] | None
+    reach: Reach | None
+
+
+def _prepare(
+    store: Store, shard: Shard, channel: Channel, contents: dict[str, Content], default: str,
+    report: ShardReport,
+) -> tuple[set[str], set[str]]:  # fmt: skip
+    """Settle an earlier run's leftovers, then queue this shard; returns suppression sets."""
+    now = datetime.now(UTC)
+    width = shard.bounds[1] - shard.bounds[0] + 1 if shard.bounds else len(contents)
+    with store.session() as session:
+        leftovers = lg.queued_rows(
+            session, shard.incident_id, shard.channel, shard.bounds, limit=width * 2 + 10
+        )
+        report.reconciled, report.unknown = settle_leftovers(session, channel, leftovers, now)
+        if shard.reach and shard.bounds:
+            report.queued, opted = queue_shard(
+                session, shard.incident_id, shard.reach, shard.bounds, contents, default, now
+            )
+            return opted, opted_out_addresses(session, shard.channel)
+        report.queued = queue_everyone(session, shard.incident_id, shard.channel, contents, now)
+        return set(), set()
+
+
+def run_shard(
+    store: Store,
+    shard: Shard,
+    channel: Channel,
+    contents: dict[str, Content],
+    default_language: str,
+    policy: RetryPolicy,
+    batch_size: int | None = None,
+) -> ShardReport:
+    """Queue, settle and send one shard on one channel; a channel failure is reported, not raised."""
+    report = ShardReport(channel=shard.channel)
+    row_ids = [c.row_id for c in contents.values()]
+    with store.session() as session:
+        if is_recalled(session, row_ids):
+            report.recalled = True
+            return report
+    opted, addresses = _prepare(store, shard, channel, contents, default_language, report)
+
+    def suppress(row: lg.LedgerRow) -> bool:
+        return row.idempotency_key in opted or row.address in addresses
+
+    sender = Sender(store, channel, list(contents.values()), policy, report)
+    size = min(batch_size or channel.batch_size, channel.batch_size)
+    after = 0
+    width = shard.bounds[1] - shard.bounds[0] + 1 if shard.bounds else len(contents)
+    # Bounded: each pass moves ``after`` past at least one row, and a shard has <= width rows.
+    for _ in range(width + 2):
+        with store.session() as session:
+            if is_recalled(session, row_ids):
+                report.recalled = True
+                lg.suppress_queued(session, shard.incident_id, lg.RECALLED,
+                                   now=datetime.now(UTC), channel=shard.channel)  # fmt: skip
+                break
+            rows = lg.queued_rows(
+                session, shard.incident_id, shard.channel, shard.bounds, after_id=after, limit=size
+            )
+        if not rows:
+            break
+        try:
+            sender.send(rows, suppress)
+        except PermanentChannelError as exc:
+            report.error = str(exc)
+            log.warning("incident=INC-%d channel=%s failed: %s", shard.incident_id,
+                        shard.channel, exc)  # fmt: skip
+            break
+        after = rows[-1].id
+    return report

@@ -1,0 +1,85 @@
+"""Pure decisions of a broadcast: who is reached on which channel, shards, language, retries.
+
+Nothing here reads a clock, a database or the network: the flow passes ``now``, random
+numbers and rows in, so each rule is tested as a table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+# Channels that reach each person at their own address; the rest post once per language.
+PER_RECIPIENT = frozenset({"sms", "email"})
+DEFAULT_SHARD_SIZE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """One staged announcement row: what a recipient in ``language`` gets on a channel."""
+
+    row_id: int
+    language: str
+    text: str
+    subject: str | None
+    html: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """Which contacts a per-recipient channel reaches, as audience names for a SQL filter.
+
+    A contact is reached when its audience lists the channel in the playbook, or when its
+    audience is not one the playbook names (``all``, the import's default): a person on the
+    list must never miss a warning because of a label.
+    """
+
+    channel: str
+    audiences: tuple[str, ...]
+    defined: tuple[str, ...]
+
+
+def reach(audiences: Mapping[str, Sequence[str]], channel: str) -> Reach:
+    """The audiences of a playbook that ``channel`` reaches (see :class:`Reach`)."""
+    chosen = tuple(sorted(name for name, kinds in audiences.items() if channel in kinds))
+    return Reach(channel, chosen, tuple(sorted(audiences)))
+
+
+def shards(lowest: int, highest: int, size: int = DEFAULT_SHARD_SIZE) -> list[tuple[int, int]]:
+    """Contact id ranges ``(lo, hi)`` inclusive covering ``lowest..highest``, ``size`` ids each.
+
+    Tasks get these bounds, never the contacts: Prefect hashes task inputs.
+    """
+    if size < 1:
+        raise ValueError(f"shard size must be at least 1, not {size}")
+    if highest < lowest:
+        return []
+    return [(lo, min(lo + size - 1, highest)) for lo in range(lowest, highest + 1, size)]
+
+
+def pick_language(wanted: str | None, available: Sequence[str], default: str) -> str:
+    """The contact's language when the message exists in it, else its base language
+    (``th`` for ``th-TH``), else the playbook's default."""
+    if wanted in available:
+        return wanted
+    base = (wanted or "").split("-")[0]
+    return base if base in available else default
+
+
+def backoff_seconds(attempt: int, *, base: float, cap: float, jitter: float) -> float:
+    """Exponential backoff with full jitter: ``attempt`` 1, 2, 3 ... -> up to base*2^(n-1).
+
+    ``jitter`` is a random number in [0, 1) from the caller, so the schedule is testable.
+    """
+    if attempt < 1:
+        raise ValueError(f"attempt counts from 1, not {attempt}")
+    ceiling = min(cap, base * 2 ** (attempt - 1))
+    return ceiling / 2 + ceiling / 2 * jitter
+
+
+def pace_wait(sent: int, started: float, now: float, rate: float | None) -> float:
+    """Seconds to wait so that ``sent`` messages since ``started`` stay within ``rate``/s."""
+    if not rate:
+        return 0.0
+    due = started + sent / rate
+    return max(0.0, due - now)

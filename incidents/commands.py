@@ -1,0 +1,204 @@
+"""Agents' SMS and email commands: ``ACK 42``, ``DONE 42 note``, ``ESC 42``, ``PASS 42``...
+
+Agents answer pages from a phone, in a hurry, often in their own language: any case, loose
+spacing (``ack42``, `` Done  #42 ``), Thai and Lao words and digits (``รับ ๔๒``, ``ສຳເລັດ 42``)
+are all understood. Parsing is pure and never raises on bad input: it returns either a
+:class:`Command` or a :class:`Rejection` whose ``reply`` is the text to send back.
+:func:`authorize` then checks the sender and the case ownership, also without a database.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Verb(StrEnum):
+    ACK = "ACK"
+    DONE = "DONE"
+    ESC = "ESC"
+    PASS = "PASS"
+    NEXT = "NEXT"
+    OFF = "OFF"
+    HELP = "HELP"
+    JOIN = "YES"  # a standby agent accepting "reply YES to join incident INC-3"
+
+
+# Words per language. Thai and Lao are written without spaces, so a number may follow directly.
+KEYWORDS: Mapping[str, Mapping[Verb, tuple[str, ...]]] = {
+    "en": {
+        Verb.ACK: ("ack", "accept", "ok"),
+        Verb.DONE: ("done", "resolved", "fixed"),
+        Verb.ESC: ("esc", "escalate"),
+        Verb.PASS: ("pass", "decline"),
+        Verb.NEXT: ("next",),
+        Verb.OFF: ("off",),
+        Verb.HELP: ("help", "?"),
+        Verb.JOIN: ("yes", "join"),
+    },
+    "th": {
+        Verb.ACK: ("รับทราบ", "รับ"),
+        Verb.DONE: ("เสร็จแล้ว", "เสร็จ"),
+        Verb.ESC: ("ยกระดับ", "ส่งต่อ"),
+        Verb.PASS: ("ไม่รับ", "ข้าม"),
+        Verb.NEXT: ("ถัดไป",),
+        Verb.OFF: ("เลิกงาน",),
+        Verb.HELP: ("วิธีใช้", "ช่วย"),
+        Verb.JOIN: ("ตกลง", "ใช่"),
+    },
+    "lo": {
+        Verb.ACK: ("ຮັບຊາບ", "ຮັບ"),
+        Verb.DONE: ("ສຳເລັດ", "ແລ້ວ"),
+        Verb.ESC: ("ຍົກລະດັບ", "ສົ່ງຕໍ່"),
+        Verb.PASS: ("ບໍ່ຮັບ", "ຂ້າມ"),
+        Verb.NEXT: ("ຕໍ່ໄປ",),
+        Verb.OFF: ("ເລີກວຽກ",),
+        Verb.HELP: ("ວິທີໃຊ້", "ຊ່ວຍ"),
+        Verb.JOIN: ("ຕົກລົງ", "ແມ່ນ"),
+    },
+}
+
+NEEDS_CASE = frozenset({Verb.ACK, Verb.DONE, Verb.ESC, Verb.PASS})
+TAKES_NOTE = frozenset({Verb.DONE, Verb.ESC, Verb.PASS})
+USAGE = "ACK 42 | DONE 42 note | ESC 42 | PASS 42 | NEXT | OFF | HELP"
+HELP_TEXT = (
+    "crisiscast commands: ACK 42 take case 42; DONE 42 note = resolved; ESC 42 = escalate; "
+    "PASS 42 = give it to someone else; NEXT = send me a case; OFF = stop paging me; HELP."
+)
+# \d matches Thai (๔๒) and Lao (໔໒) digits too, and int() reads them.
+_CASE = re.compile(r"^#?\s*(\d+)(?:\s+(.*))?$", re.DOTALL)
+_WORD = re.compile(r"^(\S+)")
+
+
+@dataclass(frozen=True)
+class Command:
+    """A well-formed command; ``case_id`` is set for ACK/DONE/ESC/PASS."""
+
+    verb: Verb
+    case_id: int | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A command that cannot be carried out; ``reply`` says why and what to send instead."""
+
+    reply: str
+
+
+def _vocabulary(languages: Collection[str]) -> list[tuple[str, Verb]]:
+    """(word, verb) pairs for English plus ``languages``, longest words first."""
+    pairs = [
+        (word.casefold(), verb)
+        for language in {"en", *languages}
+        for verb, words in KEYWORDS.get(language, {}).items()
+        for word in words
+    ]
+    return sorted(pairs, key=lambda pair: -len(pair[0]))
+
+
+def _split_verb(text: str, languages: Collection[str]) -> tuple[Verb, str] | None:
+    """The verb at the start of ``text`` and the rest, if a known word starts it."""
+    folded = text.casefold()
+    for word, verb in _vocabulary(languages):
+        if not folded.startswith(word):
+            continue
+        rest = text[len(word) :]
+        # A Latin word must end at a boundary ("acknowledge" is not "ack" + "nowledge").
+        if word.isascii() and word.isalpha() and rest[:1].isalpha():
+            continue
+        return verb, rest.strip()
+    return None
+
+
+def parse(text: str, languages: Collection[str] = ("en", "th", "lo")) -> Command | Rejection:
+    """Read one command from an SMS body or an email's first line."""
+    cleaned = " ".join(text.split())
+    if not cleaned:
+        return Rejection(f"Empty message. Commands: {USAGE}")
+    found = _split_verb(cleaned, languages)
+    if found is None:
+        word = _WORD.match(cleaned)
+        shown = word.group(1)[:20] if word else cleaned[:20]
+        return Rejection(f"Unknown command {shown!r}. Commands: {USAGE}")
+    verb, rest = found
+    if verb not in NEEDS_CASE:
+        if rest and verb is not Verb.HELP:  # "help me" still deserves the help text
+            return Rejection(f"{verb} takes nothing after it: send just {verb}.")
+        return Command(verb)
+    match = _CASE.match(rest)
+    if match is None:
+        return Rejection(f"{verb} needs a case number: send {verb} 42 (the number from the page).")
+    note = (match.group(2) or "").strip()
+    if note and verb not in TAKES_NOTE:
+        return Rejection(f"{verb} takes only a case number: send {verb} {int(match.group(1))}.")
+    return Command(verb, int(match.group(1)), note)
+
+
+def from_email(subject: str, body: str) -> str:
+    """The command text in an agent's email: the first line typed above the quoted page.
+
+    Falls back to the subject without its ``Re:``/``Fwd:`` prefixes, so replying with
+    "ACK 42" as the subject works too.
+    """
+    for line in body.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(">") or (stripped.lower().startswith("on ") and "wrote" in stripped):
+            break
+        if stripped:
+            return stripped
+    return re.sub(r"^\s*((re|fwd?|aw|tr)\s*:\s*)+", "", subject, flags=re.IGNORECASE).strip()
+
+
+def authorize(
+    parsed: Command | Rejection,
+    *,
+    agent_id: int | None,
+    holders: Mapping[int, int | None],
+) -> Command | Rejection:
+    """Check who sent a command: a known agent, acting on a case that is theirs.
+
+    ``agent_id`` is the agent the sender's number or address belongs to (None: unknown);
+    ``holders`` maps every case id of the incident to the agent holding it (None: nobody).
+    The unknown-sender reply names no case and no agent: it may go to a stranger.
+    """
+    if agent_id is None:
+        return Rejection(
+            "This number is not registered as a crisiscast agent, so commands from it are "
+            "ignored. Ask the incident commander to add it (crisiscast agents add)."
+        )
+    if isinstance(parsed, Rejection) or parsed.case_id is None:
+        return parsed
+    case_id = parsed.case_id
+    if case_id not in holders:
+        return Rejection(
+            f"Case {case_id} does not exist in this incident. Check the number in the page, "
+            "or send NEXT for a case."
+        )
+    holder = holders[case_id]
+    if holder != agent_id:
+        whose = "nobody yet" if holder is None else "another agent"
+        return Rejection(
+            f"Case {case_id} is assigned to {whose}, not to you, so {parsed.verb} was not "
+            "applied. Send NEXT to get a case of your own."
+        )
+    return parsed
+
+
+_CONFIRMATIONS: Mapping[Verb, str] = {
+    Verb.ACK: "Case {case} is yours. Reply DONE {case} when resolved, ESC {case} if stuck.",
+    Verb.DONE: "Case {case} marked resolved. Thank you.",
+    Verb.ESC: "Case {case} escalated; the commander and a backup agent are told.",
+    Verb.PASS: "Case {case} passed on; it goes to another agent.",
+    Verb.NEXT: "Looking for the next case for you; it comes in a separate message.",
+    Verb.OFF: "You are off: no more pages. Your open cases go to other agents.",
+    Verb.HELP: HELP_TEXT,
+    Verb.JOIN: "Thank you: you are on the incident until your pass ends. Pages follow.",
+}
+
+
+def confirmation(command: Command) -> str:
+    """The text sent back once a command has been applied."""
+    return _CONFIRMATIONS[command.verb].format(case=command.case_id)
