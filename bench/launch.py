@@ -21,13 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PLAYBOOK = ROOT / "playbooks" / "saas-outage.yaml"
 CLI = [sys.executable, "-m", "crisiscast.cli"]
-TRIVIAL_FLOW = (
-    "from prefect import flow\n"
-    "@flow\n"
-    "def f():\n"
-    "    return 1\n"
-    "f()\n"
-)
+TRIVIAL_FLOW = "from prefect import flow\n@flow\ndef f():\n    return 1\nf()\n"
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -66,8 +60,8 @@ def timed(cmd: list[str], env: dict[str, str], outbox: Path | None = None) -> tu
 
 
 def _summary(label: str, samples: list[float], note: str) -> str:
-    med = statistics.median(samples)
-    return f"| {label} | {med:.2f} | {min(samples):.2f} | {max(samples):.2f} | {len(samples)} | {note} |"
+    med, low, high = statistics.median(samples), min(samples), max(samples)
+    return f"| {label} | {med:.2f} | {low:.2f} | {high:.2f} | {len(samples)} | {note} |"
 
 
 def main() -> None:
@@ -86,15 +80,20 @@ def main() -> None:
         floor = [timed([*CLI, "--help"], env)[0] for _ in range(args.runs)]
         rows.append(_summary("baseline: `crisiscast --help` (no Prefect)", floor, "process floor"))
         trivial = [timed([sys.executable, "-c", TRIVIAL_FLOW], env)[0] for _ in range(args.runs)]
-        rows.append(_summary("baseline: trivial Prefect flow, fresh process", trivial, "Prefect floor"))
+        rows.append(
+            _summary("baseline: trivial Prefect flow, fresh process", trivial, "Prefect floor")
+        )
 
         cold = [timed(launch, env, outbox) for _ in range(args.runs)]
         rows.append(_summary("cold launch -> first outbox record", [c[1] for c in cold], ""))
         rows.append(_summary("cold launch, command returns", [c[0] for c in cold], ""))
 
         serve = subprocess.Popen(
-            [*CLI, "serve", "--port", "8799"], env=env, cwd=ROOT,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [*CLI, "serve", "--port", "8799"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             t0 = time.perf_counter()
@@ -107,7 +106,9 @@ def main() -> None:
         finally:
             serve.send_signal(signal.SIGINT)
             serve.wait(timeout=30)
-        rows.append(_summary("warm launch -> first outbox record", [w[1] for w in warm], "target <= 2 s"))
+        rows.append(
+            _summary("warm launch -> first outbox record", [w[1] for w in warm], "target <= 2 s")
+        )
         rows.append(_summary("warm launch, command returns", [w[0] for w in warm], ""))
         rows.append(f"| `crisiscast serve` until ready | {ready:.2f} | | | 1 | paid once |")
 

@@ -15,6 +15,7 @@ from importlib.resources import files
 from typing import Any
 
 import jinja2
+
 from crisiscast.channels.banner_state import BannerState, Wording, ui_strings
 
 _RTL = {"ar", "fa", "he", "ur", "ps", "ckb", "dv", "yi"}

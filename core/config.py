@@ -40,6 +40,14 @@ class XSettings:
 
 
 @dataclass(frozen=True)
+class InboundEmailSettings:
+    """HTTP basic-auth credentials SendGrid Inbound Parse must present (set in its webhook URL)."""
+
+    username: str
+    password: SecretStr
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything crisiscast reads from its environment, resolved once."""
 
@@ -49,6 +57,10 @@ class Settings:
     sendgrid: SendGridSettings | None = None
     x: XSettings | None = None
     apprise_urls: tuple[str, ...] = field(default_factory=tuple)
+    # The URL providers call (behind a proxy it differs from the one the app sees); Twilio
+    # signs the exact URL it called, so signature checks need it.
+    public_url: str | None = None
+    inbound_email: InboundEmailSettings | None = None
 
     @property
     def outbox_dir(self) -> Path:
@@ -116,6 +128,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         x = XSettings(bearer_token=SecretStr(token))
 
     apprise_urls = tuple(u for u in env.get("CRISISCAST_APPRISE_URLS", "").split() if u)
+    inbound_email = None
+    names = ["CRISISCAST_INBOUND_EMAIL_USER", "CRISISCAST_INBOUND_EMAIL_PASSWORD"]
+    if creds := _need(env, "SendGrid Inbound Parse", names):
+        inbound_email = InboundEmailSettings(
+            username=creds[names[0]], password=SecretStr(creds[names[1]])
+        )
+    public_url = (env.get("CRISISCAST_PUBLIC_URL") or "").rstrip("/") or None
+    if public_url and not public_url.startswith(("https://", "http://")):
+        raise ConfigError(
+            f"CRISISCAST_PUBLIC_URL={public_url!r} is not a URL: give the address providers "
+            "call, e.g. https://crisis.example.org"
+        )
     return Settings(
         home=home,
         database_url=database_url,
@@ -123,4 +147,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sendgrid=sendgrid,
         x=x,
         apprise_urls=apprise_urls,
+        public_url=public_url,
+        inbound_email=inbound_email,
     )

@@ -18,6 +18,8 @@ from pydantic import BaseModel, Field
 
 from crisiscast.config import Settings
 from crisiscast.errors import CrisiscastError, PlaybookError
+from crisiscast.incidents.store import Store
+from crisiscast.webhooks import webhook_router
 
 
 class LaunchRequest(BaseModel):
@@ -80,6 +82,7 @@ def create_app(settings: Settings, token: str) -> FastAPI:
             headers["Access-Control-Allow-Origin"] = "*"
         return FileResponse(path, headers=headers, media_type=_media_type(path))
 
+    app.include_router(webhook_router(settings, Store.from_settings(settings)))
     return app
 
 

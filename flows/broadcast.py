@@ -16,6 +16,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.futures import PrefectFuture
+from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -44,6 +45,9 @@ from crisiscast.incidents.models import Announcement, AnnouncementStatus, Incide
 from crisiscast.playbook import Playbook, load_playbook, render_announcement
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000/"
+# Shards in flight at once: enough to overlap one shard's Python work with another's database
+# writes (and keep slow providers from holding up fast ones); each holds one shard in memory.
+SHARD_WORKERS = 2
 
 
 def _settings(database_url: str | None) -> Settings:
@@ -253,7 +257,7 @@ def _collect(futures: Sequence[PrefectFuture[dict[str, Any]]]) -> list[dict[str,
     return reports
 
 
-@flow(name="broadcast")
+@flow(name="broadcast", task_runner=ThreadPoolTaskRunner(max_workers=SHARD_WORKERS))
 def broadcast(
     incident: str,
     when: str = "launch",

@@ -158,12 +158,29 @@ def _out_of_hours(playbook: Playbook, route: Route, language: str, at: time) -> 
     return lines
 
 
-def _questions(playbook: Playbook, unanswered: Sequence[str], language: str, limit: int) -> list[str]:
-    wanted = set(unanswered)
-    texts = [q.text[language] for q in playbook.triage_questions if q.id in wanted]
-    if not texts:
+def _bleeding_first(playbook: Playbook, question_ids: set[str]) -> list[str]:
+    """Open questions, the most urgent first: a question ranks by the most urgent signal that
+    answers it ("is anyone injured?" before "which loss hurts your income?"); ties keep the
+    playbook's order."""
+    severity = playbook.severity
+    urgency = {s.name: severity.urgency.index(s.urgency) for s in severity.signals if s.urgency}
+    worst = len(severity.urgency)
+    ranked = [
+        (min((urgency.get(name, worst) for name in q.answered_by), default=worst), n, q.id)
+        for n, q in enumerate(playbook.triage_questions)
+        if q.id in question_ids
+    ]
+    return [qid for _, _, qid in sorted(ranked)]
+
+
+def _questions(
+    playbook: Playbook, unanswered: Sequence[str], language: str, limit: int
+) -> list[str]:
+    texts = {q.id: q.text[language] for q in playbook.triage_questions}
+    ordered = _bleeding_first(playbook, set(unanswered))
+    if not ordered:
         return []
-    return [phrase(language, "questions"), *(f"- {t}" for t in texts[:limit])]
+    return [phrase(language, "questions"), *(f"- {texts[q]}" for q in ordered[:limit])]
 
 
 def _resources(resources: Sequence[Resource], language: str, limit: int) -> list[str]:

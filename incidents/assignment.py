@@ -18,11 +18,46 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 from crisiscast.playbook.schema import DEFAULT_ROUTING, RoutingRule
 
 DEFAULT_ACK_TIMEOUT = timedelta(minutes=5)
 _NEVER = datetime.max.replace(tzinfo=UTC)  # sorts cases without a due time last
+
+
+class RoutedCase(Protocol):
+    """The stored case fields assignment reads (``models.Case`` fits)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def language(self) -> str | None: ...
+    @property
+    def category(self) -> str | None: ...
+    @property
+    def first_response_due(self) -> datetime | None: ...
+    @property
+    def resolution_due(self) -> datetime | None: ...
+    @property
+    def first_responded_at(self) -> datetime | None: ...
+
+
+class StaffMember(Protocol):
+    """The stored agent fields assignment reads (``models.Agent`` fits)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def languages(self) -> list[str]: ...
+    @property
+    def skills(self) -> list[str]: ...
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def active(self) -> bool: ...
+    @property
+    def pass_expires_at(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True)
@@ -34,6 +69,12 @@ class QueuedCase:
     due: datetime | None  # the next SLA due time
     language: str | None = None
     skill: str | None = None  # the case's category; pools and agents list skills by category
+
+    @classmethod
+    def of(cls, case: RoutedCase, rank: int) -> QueuedCase:
+        """From a stored case; ``rank`` is ``playbook.severity.rank(case.severity)``."""
+        due = case.first_response_due if case.first_responded_at is None else case.resolution_due
+        return cls(case.id, rank, due, case.language, case.category)
 
 
 @dataclass(frozen=True)
@@ -47,6 +88,19 @@ class AgentSlot:
     load: int = 0  # open assignments held now
     active: bool = True
     pass_expires_at: datetime | None = None
+
+    @classmethod
+    def of(cls, agent: StaffMember, load: int) -> AgentSlot:
+        """From a stored agent and their open assignments (see :func:`loads`)."""
+        return cls(
+            agent.id,
+            frozenset(agent.languages),
+            frozenset(agent.skills),
+            agent.capacity,
+            load,
+            agent.active,
+            agent.pass_expires_at,
+        )
 
     def available(self, now: datetime) -> bool:
         """On duty: active and, for a temporary agent, holding a pass that has not ended."""
@@ -158,7 +212,7 @@ def pick_for_agent(
 class ReleaseReason(StrEnum):
     PASSED = "pass"
     NO_ACK = "no_ack"
-    PASS_EXPIRED = "pass_expired"
+    PASS_EXPIRED = "pass_expired"  # noqa: S105 (a day pass, not a password)
     AGENT_OFF = "agent_off"
     ESCALATED = "escalated"
     RESOLVED = "resolved"

@@ -13,13 +13,14 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 
 class Verb(StrEnum):
     ACK = "ACK"
     DONE = "DONE"
     ESC = "ESC"
-    PASS = "PASS"
+    PASS = "PASS"  # noqa: S105 (the PASS command, not a password)
     NEXT = "NEXT"
     OFF = "OFF"
     HELP = "HELP"
@@ -67,6 +68,8 @@ HELP_TEXT = (
     "crisiscast commands: ACK 42 take case 42; DONE 42 note = resolved; ESC 42 = escalate; "
     "PASS 42 = give it to someone else; NEXT = send me a case; OFF = stop paging me; HELP."
 )
+# Polite particles people add in Thai and Lao ("รับ 42 ครับ"): not part of the command.
+PARTICLES = ("ครับ", "ค่ะ", "คะ", "จ้า", "จ้ะ", "ເດີ", "ເຈົ້າ")
 # \d matches Thai (๔๒) and Lao (໔໒) digits too, and int() reads them.
 _CASE = re.compile(r"^#?\s*(\d+)(?:\s+(.*))?$", re.DOTALL)
 _WORD = re.compile(r"^(\S+)")
@@ -88,7 +91,8 @@ class Rejection:
     reply: str
 
 
-def _vocabulary(languages: Collection[str]) -> list[tuple[str, Verb]]:
+@lru_cache(maxsize=32)
+def _vocabulary(languages: frozenset[str]) -> tuple[tuple[str, Verb], ...]:
     """(word, verb) pairs for English plus ``languages``, longest words first."""
     pairs = [
         (word.casefold(), verb)
@@ -96,13 +100,13 @@ def _vocabulary(languages: Collection[str]) -> list[tuple[str, Verb]]:
         for verb, words in KEYWORDS.get(language, {}).items()
         for word in words
     ]
-    return sorted(pairs, key=lambda pair: -len(pair[0]))
+    return tuple(sorted(pairs, key=lambda pair: (-len(pair[0]), pair[0])))
 
 
 def _split_verb(text: str, languages: Collection[str]) -> tuple[Verb, str] | None:
     """The verb at the start of ``text`` and the rest, if a known word starts it."""
     folded = text.casefold()
-    for word, verb in _vocabulary(languages):
+    for word, verb in _vocabulary(frozenset(languages)):
         if not folded.startswith(word):
             continue
         rest = text[len(word) :]
@@ -111,6 +115,19 @@ def _split_verb(text: str, languages: Collection[str]) -> tuple[Verb, str] | Non
             continue
         return verb, rest.strip()
     return None
+
+
+def _drop_particles(rest: str) -> str:
+    """Remove polite particles before the case number and at the very end."""
+    changed = True
+    while changed:
+        changed = False
+        for particle in PARTICLES:
+            if rest.startswith(particle):
+                rest, changed = rest[len(particle) :].strip(), True
+            if rest.endswith(particle):
+                rest, changed = rest[: -len(particle)].strip(), True
+    return rest
 
 
 def parse(text: str, languages: Collection[str] = ("en", "th", "lo")) -> Command | Rejection:
@@ -124,6 +141,7 @@ def parse(text: str, languages: Collection[str] = ("en", "th", "lo")) -> Command
         shown = word.group(1)[:20] if word else cleaned[:20]
         return Rejection(f"Unknown command {shown!r}. Commands: {USAGE}")
     verb, rest = found
+    rest = _drop_particles(rest)
     if verb not in NEEDS_CASE:
         if rest and verb is not Verb.HELP:  # "help me" still deserves the help text
             return Rejection(f"{verb} takes nothing after it: send just {verb}.")

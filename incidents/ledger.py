@@ -92,6 +92,7 @@ def queue_deliveries(session: Session, rows: Iterable[QueuedDelivery], *, now: d
 IN_FLIGHT = "in flight: handed to the provider, outcome not recorded yet"
 UNKNOWN_AFTER_CRASH = "outcome unknown after crash: not resent; check the provider's log"
 RECALLED = "recalled"
+MAX_ID = 2**62  # an id range's open end
 
 _SQLITE_OUTCOME = (
     "UPDATE deliveries SET status = ?, provider_id = COALESCE(?, provider_id), last_error = ?, "
@@ -129,6 +130,11 @@ def ledger_timestamp(session: Session, now: datetime) -> Any:
     return _driver_timestamp(now, session.get_bind().dialect.name)
 
 
+def _placeholders(sql: str, dialect: str) -> str:
+    """Statements here are written with ``?``; psycopg takes ``%s``."""
+    return sql.replace("?", "%s") if dialect == "postgresql" else sql
+
+
 def queued_rows(
     session: Session,
     incident_id: int,
@@ -139,19 +145,55 @@ def queued_rows(
     limit: int = 10_000,
 ) -> list[LedgerRow]:
     """Queued rows of one channel, in id order: of contacts ``lo..hi`` (inclusive), or the
-    broadcast-style rows (no contact) when ``contacts`` is None."""
-    where = "contact_id BETWEEN :lo AND :hi" if contacts else "contact_id IS NULL"
+    broadcast-style rows (no contact) when ``contacts`` is None. Driver-level: it is the hot
+    path's read, and SQLAlchemy's row objects cost more than the query."""
+    where = "contact_id BETWEEN ? AND ?" if contacts else "contact_id IS NULL AND ? = ?"
     lo, hi = contacts or (0, 0)
-    result = session.execute(
-        text(
-            "SELECT id, idempotency_key, address, announcement_id, last_error FROM deliveries "
-            f"WHERE incident_id = :incident AND status = 'queued' AND channel = :channel AND {where} "
-            "AND id > :after ORDER BY id LIMIT :limit"
-        ),
-        {"incident": incident_id, "channel": channel, "lo": lo, "hi": hi, "after": after_id,
-         "limit": limit},
-    )  # fmt: skip
-    return [LedgerRow(*row) for row in result]
+    connection = session.connection()
+    sql = _placeholders(
+        "SELECT id, idempotency_key, address, announcement_id, last_error FROM deliveries "
+        f"WHERE incident_id = ? AND status = 'queued' AND channel = ? AND {where} "
+        "AND id > ? ORDER BY id LIMIT ?",
+        connection.dialect.name,
+    )
+    cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, (incident_id, channel, lo, hi, after_id, limit))
+        return [LedgerRow(*row) for row in cursor.fetchall()]
+    finally:
+        cursor.close()
+
+
+def mark_sent_range(
+    session: Session,
+    incident_id: int,
+    channel: str,
+    contacts: tuple[int, int] | None,
+    ids: tuple[int, int],
+    *,
+    now: datetime,
+) -> int:
+    """Mark sent, in one statement, exactly the rows ``queued_rows`` returned for ``ids``
+    (first, last): the same filter over an id range, with no per-row parameters.
+
+    The outbox's fast path; the outbox line (found by key) is the provider's record.
+    """
+    where = "contact_id BETWEEN ? AND ?" if contacts else "contact_id IS NULL AND ? = ?"
+    lo, hi = contacts or (0, 0)
+    connection = session.connection()
+    sql = _placeholders(
+        "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, last_error = NULL, "
+        f"updated_at = ? WHERE incident_id = ? AND status = 'queued' AND channel = ? AND {where} "
+        "AND id >= ? AND id <= ?",
+        connection.dialect.name,
+    )
+    stamp = _driver_timestamp(now, connection.dialect.name)
+    cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, (stamp, incident_id, channel, lo, hi, ids[0], ids[1]))
+        return max(int(cursor.rowcount), 0)
+    finally:
+        cursor.close()
 
 
 def mark_in_flight(session: Session, ids: Sequence[int], *, now: datetime) -> None:
@@ -218,3 +260,21 @@ def ledger_counts(session: Session, incident_id: int) -> dict[str, dict[str, int
     for channel, status, count in result:
         counts.setdefault(channel, {})[status] = int(count)
     return counts
+
+
+def suppress_keys(session: Session, keys: Sequence[str], reason: str, *, now: datetime) -> int:
+    """Suppress the queued rows with these idempotency keys (opted out before sending)."""
+    connection = session.connection()
+    dialect = connection.dialect.name
+    sql = _placeholders(
+        "UPDATE deliveries SET status = 'suppressed', last_error = ?, updated_at = ? "
+        "WHERE idempotency_key = ? AND status = 'queued'",
+        dialect,
+    )
+    stamp = _driver_timestamp(now, dialect)
+    cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, [(reason, stamp, key) for key in keys])
+        return max(int(cursor.rowcount), 0)
+    finally:
+        cursor.close()

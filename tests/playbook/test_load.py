@@ -16,6 +16,13 @@ BROKEN_CASES = [
     ("wrong_type.yaml", 4, 1, "languages", ["valid list", "42"]),
     ("missing_title.yaml", 2, 1, "title", ["missing required key 'title'", "add `title:"]),
     (
+        "parameter_without_type.yaml",
+        6,
+        3,
+        "parameters.service.type",
+        ["missing required key 'type'", "add `type:"],
+    ),
+    (
         "undefined_variable.yaml",
         22,
         15,

@@ -1,0 +1,326 @@
+"""Inbound webhooks and the public reply form: check who is calling, store, then answer.
+
+    app.include_router(webhook_router(settings, store))
+
+- ``POST /webhooks/twilio/sms``: form-encoded, ``X-Twilio-Signature`` checked with the twilio
+  SDK's ``RequestValidator`` against the public URL (``CRISISCAST_PUBLIC_URL``, since a proxy
+  may sit in front). The acknowledgement goes back as TwiML in the same response: no extra API
+  call, no extra credentials, and Twilio delivers it from the number the person wrote to.
+- ``POST /webhooks/sendgrid/inbound``: Inbound Parse, multipart, HTTP basic auth. The
+  acknowledgement is sent by the email channel after the response (SendGrid expects no body).
+- ``POST /incidents/{ref}/reply``: the form on the public incident page. It uses no cookies or
+  sessions, so there is nothing for a cross-site request to ride on; size and rate limits keep
+  it from being a spam cannon.
+
+Every accepted message is committed before the 2xx (``Intake.receive``). Bad requests get 4xx
+(403 forged, 401 unauthenticated, 413 too large, 415 wrong type, 400 malformed), a store that
+is down gets 503 so providers retry, and a route whose secret is not configured answers 503
+instead of accepting unsigned messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from base64 import b64decode
+from binascii import Error as BinasciiError
+from collections.abc import Callable
+from datetime import UTC, datetime, tzinfo
+from email.parser import HeaderParser
+from email.utils import parseaddr
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, BackgroundTasks, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from starlette.datastructures import Headers
+from starlette.formparsers import MultiPartException, MultiPartParser
+from twilio.request_validator import RequestValidator, get_signature_algorithm
+from twilio.twiml.messaging_response import MessagingResponse
+
+from crisiscast.config import Settings
+from crisiscast.errors import ChannelError, NotFoundError, StoreError
+from crisiscast.incidents.intake import Inbound, Intake, IntakeResult
+from crisiscast.incidents.optout import OPT_OUT_WORDS
+from crisiscast.incidents.store import Store
+from crisiscast.reply_form import FormLimiter, confirmation_page, form_problem_page, read_reply_form
+
+log = logging.getLogger(__name__)
+
+SMS_LIMIT = 16 * 1024  # a Twilio SMS webhook is ~1 KB; 10 media URLs stay far below this
+EMAIL_LIMIT = 5 * 1024 * 1024  # text and headers; attachments are not kept
+MAX_FIELDS = 100
+Clock = Callable[[], datetime]
+
+
+class BadRequest(Exception):
+    """A request refused with ``status`` and a message that says what to fix."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) more than ``limit`` bytes without reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BadRequest(413, f"body of {declared} bytes is over the {limit}-byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BadRequest(413, f"body is over the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_form(body: bytes, content_type: str) -> dict[str, str]:
+    """A form-encoded body as a dict; 415 for another type, 400 for a malformed body."""
+    if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        raise BadRequest(415, "send the form as application/x-www-form-urlencoded")
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadRequest(400, f"malformed form body: {exc}") from None
+    form = dict(pairs)
+    if len(form) != len(pairs):
+        raise BadRequest(400, "a form field is repeated: send each field once")
+    return form
+
+
+def public_url(settings: Settings, request: Request) -> str:
+    """The URL the provider called: the configured public base plus this path and query."""
+    if settings.public_url is None:
+        return str(request.url)
+    query = f"?{request.url.query}" if request.url.query else ""
+    return f"{settings.public_url}{request.url.path}{query}"
+
+
+def _twiml(text: str | None) -> Response:
+    twiml = MessagingResponse()
+    if text:
+        twiml.message(text)
+    return Response(str(twiml), media_type="application/xml")
+
+
+def _problem(exc: BadRequest) -> PlainTextResponse:
+    return PlainTextResponse(str(exc), status_code=exc.status)
+
+
+def _unavailable(what: str) -> PlainTextResponse:
+    return PlainTextResponse(what, status_code=503, headers={"Retry-After": "30"})
+
+
+# Twilio answers its own English opt-out words (and blocks our reply to them).
+_CARRIER_HANDLED = OPT_OUT_WORDS["en"]
+
+
+class Webhooks:
+    """The handlers, with what they need; ``webhook_router`` wires them to paths."""
+
+    def __init__(self, settings: Settings, intake: Intake, clock: Clock) -> None:
+        self.settings = settings
+        self.intake = intake
+        self.clock = clock
+        self.limiter = FormLimiter()
+
+    async def receive(self, message: Inbound, form: str) -> IntakeResult:
+        """Store and process in a worker thread (the store is synchronous)."""
+        now = self.clock()
+        return await run_in_threadpool(
+            self.intake.receive, message, now=now, form="long" if form == "long" else "short"
+        )
+
+    async def twilio_sms(self, request: Request) -> Response:
+        twilio = self.settings.twilio
+        if twilio is None:
+            return _unavailable(
+                "inbound SMS is not configured: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN "
+                "(unsigned requests are never accepted)"
+            )
+        try:
+            body = await read_limited(request, SMS_LIMIT)
+            form = parse_form(body, request.headers.get("content-type", ""))
+        except BadRequest as exc:
+            return _problem(exc)
+        validator = RequestValidator(twilio.auth_token.get_secret_value())
+        algorithm = get_signature_algorithm(
+            request.headers.get("x-twilio-webhooks-signature-settings")
+        )
+        signature = request.headers.get("x-twilio-signature", "")
+        if not signature or not validator.validate(
+            public_url(self.settings, request), form, signature, algorithm
+        ):
+            log.warning("twilio sms: refused a request with a missing or wrong signature")
+            return PlainTextResponse("invalid X-Twilio-Signature", status_code=403)
+        sid, sender = form.get("MessageSid", "").strip(), form.get("From", "").strip()
+        if not sid or not sender:
+            return PlainTextResponse("MessageSid and From are required", status_code=400)
+        message = Inbound("sms", sid, sender, form.get("Body", ""))
+        try:
+            result = await self.receive(message, "short")
+        except StoreError as exc:
+            log.error("twilio sms: store unavailable, Twilio will retry: %s", exc)
+            return _unavailable("the incident store is unavailable; retry later")
+        if (
+            result.outcome == "opted_out"
+            and form.get("Body", "").strip().lower() in _CARRIER_HANDLED
+        ):
+            return _twiml(None)
+        return _twiml(result.reply)
+
+    async def sendgrid_inbound(self, request: Request, background: BackgroundTasks) -> Response:
+        creds = self.settings.inbound_email
+        if creds is None:
+            return _unavailable(
+                "inbound email is not configured: set CRISISCAST_INBOUND_EMAIL_USER and "
+                "CRISISCAST_INBOUND_EMAIL_PASSWORD and put them in the Inbound Parse URL"
+            )
+        if not _basic_auth_ok(request.headers.get("authorization"), creds.username,
+                              creds.password.get_secret_value()):  # fmt: skip
+            return PlainTextResponse(
+                "authentication required", status_code=401,
+                headers={"WWW-Authenticate": 'Basic realm="crisiscast inbound"'},
+            )  # fmt: skip
+        try:
+            body = await read_limited(request, EMAIL_LIMIT)
+            message = await _parse_inbound_email(request.headers, body)
+        except BadRequest as exc:
+            return _problem(exc)
+        try:
+            result = await self.receive(message, "long")
+        except StoreError as exc:
+            log.error("sendgrid inbound: store unavailable, SendGrid will retry: %s", exc)
+            return _unavailable("the incident store is unavailable; retry later")
+        if result.reply and result.outcome == "case":
+            background.add_task(self._email_reply, message.sender, result)
+        return PlainTextResponse("stored")
+
+    def _email_reply(self, address: str, result: IntakeResult) -> None:
+        """Send the acknowledgement by email; a failure is logged (the message is stored)."""
+        from crisiscast.channels.base import OutgoingMessage
+        from crisiscast.channels.registry import channel_for
+
+        channel = channel_for("email", self.settings)
+        outgoing = OutgoingMessage(
+            key=f"ack:{result.case_id}:{result.message_id}",
+            address=address,
+            language=result.language or "en",
+            text=result.reply or "",
+            subject=f"[{result.incident_ref}] case {result.case_id}",
+        )
+        try:
+            (outcome,) = channel.send([outgoing])
+        except ChannelError as exc:
+            log.warning("case=%s email acknowledgement not sent: %s", result.case_id, exc)
+            return
+        finally:
+            channel.close()
+        log.info("case=%s email acknowledgement %s", result.case_id, outcome.status)
+
+    async def reply_form(self, ref: str, request: Request) -> Response:
+        now = self.clock()
+        try:
+            body = await read_limited(request, 16 * 1024)
+            form = parse_form(body, request.headers.get("content-type", ""))
+        except BadRequest as exc:
+            return form_problem_page(exc.status, str(exc), "en")
+        client = request.client.host if request.client else "unknown"
+        try:
+            incident_id, languages = await run_in_threadpool(self._incident, ref)
+        except NotFoundError:
+            return form_problem_page(404, f"there is no incident {ref}", "en")
+        except StoreError:
+            return form_problem_page(503, "please try again in a minute", "en")
+        reply = read_reply_form(form, languages)
+        if isinstance(reply, str):
+            return form_problem_page(422, reply, languages[0])
+        wait = self.limiter.wait(client, reply.contact, now)
+        if wait is not None:
+            return form_problem_page(429, f"too many messages: try again in {wait} s", languages[0])
+        digest = hashlib.sha256(f"{ref}|{reply.contact}|{reply.message}".encode()).hexdigest()
+        message = Inbound("web", digest[:40], reply.contact, reply.body, incident_id=incident_id)
+        try:
+            result = await self.receive(message, "long")
+        except StoreError:
+            return form_problem_page(503, "please try again in a minute", languages[0])
+        return confirmation_page(result, languages)
+
+    def _incident(self, ref: str) -> tuple[int, list[str]]:
+        from crisiscast.incidents.store import get_incident
+
+        with self.intake.store.session() as session:
+            incident = get_incident(session, ref)
+            return incident.id, list(incident.languages) or ["en"]
+
+
+def _basic_auth_ok(header: str | None, username: str, password: str) -> bool:
+    if not header or not header.lower().startswith("basic "):
+        return False
+    try:
+        given = b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (BinasciiError, UnicodeDecodeError):
+        return False
+    user, _, secret = given.partition(":")
+    # Both compared every time: the answer's timing says nothing about which one was wrong.
+    user_ok = hmac.compare_digest(user.encode(), username.encode())
+    secret_ok = hmac.compare_digest(secret.encode(), password.encode())
+    return user_ok and secret_ok
+
+
+async def _parse_inbound_email(headers: Headers, body: bytes) -> Inbound:
+    """An Inbound Parse post as an ``Inbound``: sender, subject + text, Message-ID."""
+    if not headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        raise BadRequest(415, "Inbound Parse posts multipart/form-data")
+
+    async def stream() -> object:
+        yield body
+
+    parser = MultiPartParser(headers, stream(), max_files=20, max_fields=MAX_FIELDS,  # type: ignore[arg-type]
+                             max_part_size=EMAIL_LIMIT)  # fmt: skip
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise BadRequest(400, f"malformed multipart body: {exc.message}") from None
+    fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    await form.close()  # attachments are not kept
+    sender = parseaddr(fields.get("from", ""))[1].strip().lower()
+    if "@" not in sender:
+        raise BadRequest(400, "the `from` field has no email address")
+    mail_headers = HeaderParser().parsestr(fields.get("headers", ""))
+    subject = fields.get("subject", "").strip()
+    text = fields.get("text", "").strip()
+    message_id = (mail_headers.get("Message-ID") or "").strip()
+    if not message_id:
+        # SendGrid retries the same post: a digest of it recognises the retry.
+        digest = hashlib.sha256(f"{sender}|{subject}|{text}".encode()).hexdigest()
+        message_id = f"sha256:{digest[:40]}"
+    from crisiscast.incidents.acknowledge import is_automated
+
+    automated = is_automated(dict(mail_headers.items()))
+    content = f"{subject}\n\n{text}".strip() if subject else text
+    return Inbound("email", message_id[:200], sender, content, automated=automated)
+
+
+def webhook_router(
+    settings: Settings,
+    store: Store,
+    *,
+    clock: Clock | None = None,
+    local_tz: tzinfo | None = None,
+) -> APIRouter:
+    """The inbound routes for one store; ``clock`` and ``local_tz`` are for tests and regions."""
+    hooks = Webhooks(
+        settings, Intake(store, local_tz=local_tz), clock or (lambda: datetime.now(UTC))
+    )
+    router = APIRouter()
+    router.add_api_route("/webhooks/twilio/sms", hooks.twilio_sms, methods=["POST"],
+                         include_in_schema=False)  # fmt: skip
+    router.add_api_route("/webhooks/sendgrid/inbound", hooks.sendgrid_inbound, methods=["POST"],
+                         include_in_schema=False)  # fmt: skip
+    router.add_api_route("/incidents/{ref}/reply", hooks.reply_form, methods=["POST"],
+                         response_class=HTMLResponse, include_in_schema=False)  # fmt: skip
+    return router

@@ -1,0 +1,164 @@
+"""The broadcast flow end to end (real Prefect runs, real SQLite/PostgreSQL, outbox files)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from broadcast_support import FLOOD, outbox_addresses
+
+from crisiscast.flows.broadcast import broadcast
+from crisiscast.flows.launch import launch_incident
+from crisiscast.incidents import store as st
+from crisiscast.incidents.delivery import recall
+from crisiscast.incidents.ledger import ledger_counts
+from crisiscast.incidents.optout import record_opt_out
+
+CONTACTS = (
+    "name,phone,email,language,audience\n"
+    "Somchai,081 234 5678,somchai@example.org,th,\n"  # all: sms + email
+    "Khamla,+856 20 5551 2345,,lo,residents\n"  # residents: sms only
+    "Ann,,ann@example.org,en,registered\n"  # registered: email only
+    "Bob,+1 202 555 0143,bob@example.org,fr,\n"  # unknown language -> en
+    "Broken,12,,en,\n"  # rejected (line 6)
+    "Dup,0812345678,,th,\n"  # same phone as line 2
+)
+SMS = {"+66812345678", "+8562055512345", "+12025550143"}
+EMAIL = {"somchai@example.org", "ann@example.org", "bob@example.org"}
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """CRISISCAST_HOME in the test's folder and no provider credentials: outbox only."""
+    path = tmp_path / "home"
+    monkeypatch.setenv("CRISISCAST_HOME", str(path))
+    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "SENDGRID_API_KEY",
+                 "SENDGRID_FROM_EMAIL", "X_BEARER_TOKEN", "CRISISCAST_APPRISE_URLS"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    return path
+
+
+@pytest.fixture
+def contacts_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "contacts.csv"
+    path.write_text(CONTACTS, encoding="utf-8")
+    return path
+
+
+def _launch(db_url: str) -> str:
+    return launch_incident(FLOOD, {"area": "Mekong riverside"}, exercise=True, database_url=db_url)
+
+
+def _counts(db_url: str, ref: str) -> dict[str, dict[str, int]]:
+    store = st.Store(db_url)
+    try:
+        with store.session() as session:
+            return ledger_counts(session, st.get_incident(session, ref).id)
+    finally:
+        store.dispose()
+
+
+def _run(db_url: str, ref: str, **options: Any) -> dict[str, Any]:
+    return broadcast(ref, database_url=db_url, default_region="TH", **options)
+
+
+def test_every_contact_gets_one_record_per_channel(
+    db_url: str, home: Path, contacts_csv: Path
+) -> None:
+    """Each reached contact is in the outbox once per channel; social/chat/banner post once per language."""
+    ref = _launch(db_url)
+    summary = _run(db_url, ref, audience=str(contacts_csv))
+    outbox = home / "outbox" / ref
+    assert outbox_addresses(outbox / "sms.jsonl") == {a: 1 for a in SMS}
+    assert outbox_addresses(outbox / "email.jsonl") == {a: 1 for a in EMAIL}
+    assert outbox_addresses(outbox / "social.jsonl") == {"None": 3}
+    assert summary["counts"] == {
+        "banner": {"sent": 3}, "chat": {"sent": 3}, "email": {"sent": 3},
+        "sms": {"sent": 3}, "social": {"sent": 3},
+    }  # fmt: skip
+    banner = json.loads((home / "site" / ref / "banner.json").read_text(encoding="utf-8"))
+    assert banner["status"] == "active"
+    assert summary["errors"] == []
+
+
+def test_language_of_each_contact_is_used(db_url: str, home: Path, contacts_csv: Path) -> None:
+    """A Thai contact gets the Thai SMS; an unknown language falls back to the default (en)."""
+    ref = _launch(db_url)
+    _run(db_url, ref, audience=str(contacts_csv))
+    lines = (home / "outbox" / ref / "sms.jsonl").read_text(encoding="utf-8").splitlines()
+    by_address = {r["address"]: r for r in map(json.loads, lines)}
+    assert by_address["+66812345678"]["language"] == "th"
+    assert by_address["+8562055512345"]["language"] == "lo"
+    assert by_address["+12025550143"]["language"] == "en"
+    assert by_address["+66812345678"]["encoding"] == "ucs2"
+
+
+def test_running_again_sends_nothing_new(db_url: str, home: Path, contacts_csv: Path) -> None:
+    """A second broadcast of the same incident adds no outbox line and no ledger row."""
+    ref = _launch(db_url)
+    first = _run(db_url, ref, audience=str(contacts_csv))
+    sizes = {p.name: p.stat().st_size for p in (home / "outbox" / ref).iterdir()}
+    second = _run(db_url, ref, audience=str(contacts_csv))
+    assert {p.name: p.stat().st_size for p in (home / "outbox" / ref).iterdir()} == sizes
+    assert second["counts"] == first["counts"]
+    alerts = list((home / "site" / ref / "cap").iterdir())
+    assert len(alerts) == 1  # the banner was not published a second time
+
+
+def test_opted_out_contacts_are_suppressed(db_url: str, home: Path, contacts_csv: Path) -> None:
+    """A number that texted STOP before the broadcast is suppressed in the ledger, not sent."""
+    ref = _launch(db_url)
+    store = st.Store(db_url)
+    try:
+        with store.session() as session:
+            record_opt_out(session, "+66812345678", "sms", "stop", now=datetime.now(UTC))
+    finally:
+        store.dispose()
+    summary = _run(db_url, ref, audience=str(contacts_csv))
+    sent = outbox_addresses(home / "outbox" / ref / "sms.jsonl")
+    assert "+66812345678" not in sent
+    assert summary["counts"]["sms"] == {"sent": 2, "suppressed": 1}
+    assert "somchai@example.org" in outbox_addresses(home / "outbox" / ref / "email.jsonl")
+
+
+def test_one_failing_channel_does_not_stop_the_others(
+    db_url: str, home: Path, contacts_csv: Path
+) -> None:
+    """When the email outbox cannot be written, SMS and the rest still go out; email's reason is recorded."""
+    ref = _launch(db_url)
+    blocked = home / "outbox" / ref / "email.jsonl"
+    blocked.mkdir(parents=True)  # a directory where the file should be: open() fails
+    summary = _run(db_url, ref, audience=str(contacts_csv))
+    assert summary["counts"]["sms"] == {"sent": 3}
+    assert summary["counts"]["social"] == {"sent": 3}
+    assert summary["counts"]["email"] == {"queued": 3}
+    assert any(e.startswith("email: outbox") and "cannot open" in e for e in summary["errors"])
+
+
+def test_recalled_broadcast_sends_nothing(db_url: str, home: Path, contacts_csv: Path) -> None:
+    """After `recall`, running the broadcast sends nothing and leaves the recall in force."""
+    ref = _launch(db_url)
+    store = st.Store(db_url)
+    try:
+        with store.session() as session:
+            recall(session, ref, now=datetime.now(UTC))
+    finally:
+        store.dispose()
+    summary = _run(db_url, ref, audience=str(contacts_csv))
+    assert summary["counts"] == {}
+    assert not (home / "outbox" / ref / "sms.jsonl").exists()
+
+
+def test_update_and_all_clear(db_url: str, home: Path, contacts_csv: Path) -> None:
+    """An update reaches everyone again once; the all-clear takes the banner down."""
+    ref = _launch(db_url)
+    _run(db_url, ref, audience=str(contacts_csv))
+    _run(db_url, ref, when="update", announcement="rising")
+    sms = outbox_addresses(home / "outbox" / ref / "sms.jsonl")
+    assert sms == {a: 2 for a in SMS}  # the warning and the update
+    _run(db_url, ref, when="all_clear")
+    banner = json.loads((home / "site" / ref / "banner.json").read_text(encoding="utf-8"))
+    assert banner["status"] == "ended"

@@ -1,0 +1,145 @@
+"""Intake: store first, dedupe by provider id, match incident and contact, then case or opt-out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from crisiscast.incidents import intake as intake_module
+from crisiscast.incidents.intake import Inbound, Intake
+from crisiscast.incidents.ledger import QueuedDelivery, delivery_key, queue_deliveries
+from crisiscast.incidents.models import Case, Contact, InboundMessage, OptOut
+from crisiscast.incidents.store import Store, add_announcement, create_incident
+
+FLOOD = Path(__file__).resolve().parents[2] / "playbooks" / "regional-flood.yaml"
+T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+PHONE = "+66812345678"
+
+
+def incident(store: Store, *, path: Path = FLOOD, at: datetime = T0) -> int:
+    with store.session() as session:
+        row = create_incident(
+            session, playbook_id="regional-flood", playbook_path=str(path), title="Flood",
+            params={}, languages=["en", "th", "lo"], exercise=False, now=at,
+        )  # fmt: skip
+        return row.id
+
+
+def announce_to(store: Store, incident_id: int, address: str) -> int:
+    """Stage an SMS announcement and a ledger row for ``address``; the announcement row id."""
+    with store.session() as session:
+        row = add_announcement(
+            session, incident_id, announcement_id="warning", when="launch", channel="sms",
+            language="en", subject=None, body="Flood warning", html=None, now=T0,
+        )  # fmt: skip
+        key = delivery_key(incident_id, row.id, "sms", address)
+        queue_deliveries(session, [QueuedDelivery(key, incident_id, row.id, "sms", None, address)],
+                         now=T0)  # fmt: skip
+        return row.id
+
+
+def sms(body: str, sid: str = "SM1", sender: str = PHONE) -> Inbound:
+    return Inbound("sms", sid, sender, body)
+
+
+def test_reply_matches_the_incident_that_announced_to_the_sender(store: Store) -> None:
+    """The incident whose announcement reached this number wins over a newer active one."""
+    announced = incident(store)
+    announcement = announce_to(store, announced, PHONE)
+    incident(store, at=T0 + timedelta(hours=1))  # newer, but never wrote to this person
+    result = Intake(store).receive(sms("we need water"), now=T0 + timedelta(hours=2))
+    assert result.incident_ref == f"INC-{announced}"
+    with store.session() as session:
+        case = session.get(Case, result.case_id)
+        assert case is not None and case.incident_id == announced
+        assert case.why is not None and case.why["announcement"] == announcement
+
+
+def test_unknown_sender_goes_to_the_newest_active_incident(store: Store) -> None:
+    """Someone the ledger does not know is matched to the newest active incident."""
+    incident(store)
+    newest = incident(store, at=T0 + timedelta(hours=1))
+    result = Intake(store).receive(sms("hello"), now=T0 + timedelta(hours=2))
+    assert result.incident_ref == f"INC-{newest}"
+
+
+def test_known_contact_is_linked_to_the_case(store: Store) -> None:
+    """A reply from a known phone number links the case to that contact."""
+    incident(store)
+    with store.session() as session:
+        contact = Contact(audience="residents", phone=PHONE, language="th")
+        session.add(contact)
+        session.flush()
+        contact_id = contact.id
+    result = Intake(store).receive(sms("we need food"), now=T0)
+    with store.session() as session:
+        case = session.get(Case, result.case_id)
+        assert case is not None and case.contact_id == contact_id
+
+
+def test_duplicate_provider_id_is_not_processed_again(store: Store) -> None:
+    """The same MessageSid twice: one stored message, one case, and no second reply."""
+    incident(store)
+    intake = Intake(store)
+    first = intake.receive(sms("trapped on the roof"), now=T0)
+    second = intake.receive(sms("trapped on the roof"), now=T0 + timedelta(seconds=5))
+    assert (first.outcome, second.outcome) == ("case", "duplicate")
+    assert first.reply and second.reply is None
+    with store.session() as session:
+        assert len(session.scalars(select(InboundMessage)).all()) == 1
+
+
+def test_message_is_committed_before_processing(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If triage crashes, the accepted message is already in the store, ready to be retried."""
+    incident(store)
+
+    def crash(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("triage bug")
+
+    monkeypatch.setattr(intake_module, "triage", crash)
+    with pytest.raises(RuntimeError):
+        Intake(store).receive(sms("help"), now=T0)
+    with store.session() as session:
+        (message,) = session.scalars(select(InboundMessage)).all()
+        assert message.body == "help" and message.case_id is None
+
+
+def test_unusable_playbook_still_opens_a_case_without_auto_reply(
+    store: Store, tmp_path: Path
+) -> None:
+    """A playbook file that is gone: built-in triage, a case, and no reply from nowhere."""
+    incident(store, path=tmp_path / "gone.yaml")
+    result = Intake(store).receive(sms("200 people are trapped"), now=T0)
+    assert result.outcome == "case" and result.severity == "urgent" and result.reply is None
+
+
+def test_lao_stop_word_opts_out(store: Store) -> None:
+    """ຢຸດ (stop) records the opt-out for the number instead of opening a case."""
+    incident(store)
+    result = Intake(store).receive(sms("ຢຸດ"), now=T0)
+    assert result.outcome == "opted_out" and result.language == "lo"
+    with store.session() as session:
+        (opt_out,) = session.scalars(select(OptOut)).all()
+        assert (opt_out.address, opt_out.channel) == (PHONE, "sms")
+        assert session.scalars(select(Case)).first() is None
+
+
+def test_stop_inside_a_sentence_is_a_case_not_an_opt_out(store: Store) -> None:
+    """ "please stop the water" is a plea for help, triaged like any other reply."""
+    incident(store)
+    result = Intake(store).receive(sms("please stop the water coming in"), now=T0)
+    assert result.outcome == "case"
+
+
+def test_without_an_active_incident_the_message_is_kept(store: Store) -> None:
+    """No incident at all: the message is stored and a case opened, with no SLA promised."""
+    result = Intake(store).receive(sms("is the road open?"), now=T0)
+    assert result.incident_ref is None and result.outcome == "case"
+    with store.session() as session:
+        case = session.get(Case, result.case_id)
+        assert case is not None and case.first_response_due is None
