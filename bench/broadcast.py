@@ -119,7 +119,9 @@ def naive(directory: Path, recipients: int) -> float:
         key = f"naive:{i}"
         ledger.execute("INSERT INTO d VALUES (?, 'queued', NULL)", (key,))
         [result] = outbox.send([OutgoingMessage(key, f"+668{i:08d}", "en", "Flood warning")])
-        ledger.execute("UPDATE d SET status='sent', provider_id=? WHERE k=?", (result.provider_id, key))
+        ledger.execute(
+            "UPDATE d SET status='sent', provider_id=? WHERE k=?", (result.provider_id, key)
+        )
         ledger.commit()
 
     @flow
@@ -176,14 +178,24 @@ def main() -> int:
         floor_seconds = floor(directory, args.contacts)
         naive_rate = args.naive / naive_seconds
         rate = deliveries / wall
-        print(f"contacts:                 {args.contacts:,} x 2 channels (sms, email), outbox, SQLite")
-        print(f"shard size:               {args.shard_size:,} contacts ({summary['shards']} shard tasks)")
+        print(
+            f"contacts:                 {args.contacts:,} x 2 channels (sms, email), outbox, SQLite"
+        )
+        print(
+            f"shard size:               {args.shard_size:,} contacts "
+            f"({summary['shards']} shard tasks)"
+        )
         print(f"broadcast wall time:      {wall:.2f} s")
         print(f"deliveries recorded:      {deliveries:,} (sent {sent:,}; outbox lines {lines:,})")
         print(f"deliveries/s:             {rate:,.0f}")
-        print(f"peak RSS:                 {rss_after:.0f} MB (before the broadcast {rss_before:.0f} MB)")
-        print(f"floor (sqlite3 executemany, {2 * args.contacts:,} ledger rows): "
-              f"{floor_seconds:.2f} s, {2 * args.contacts / floor_seconds:,.0f} rows/s")  # fmt: skip
+        print(
+            f"peak RSS:                 {rss_after:.0f} MB "
+            f"(before the broadcast {rss_before:.0f} MB)"
+        )
+        print(
+            f"floor (sqlite3 executemany, {2 * args.contacts:,} ledger rows): "
+            f"{floor_seconds:.2f} s, {2 * args.contacts / floor_seconds:,.0f} rows/s"
+        )
         print(f"naive (1 Prefect task per recipient, {args.naive:,}): {naive_seconds:.2f} s, "
               f"{naive_rate:,.0f} deliveries/s -> {2 * args.contacts / naive_rate / 3600:.1f} h "
               f"for {2 * args.contacts:,}")  # fmt: skip

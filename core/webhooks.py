@@ -25,7 +25,7 @@ import hmac
 import logging
 from base64 import b64decode
 from binascii import Error as BinasciiError
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from datetime import UTC, datetime, tzinfo
 from email.parser import HeaderParser
 from email.utils import parseaddr
@@ -41,9 +41,11 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from crisiscast.config import Settings
 from crisiscast.errors import ChannelError, NotFoundError, StoreError
-from crisiscast.incidents.intake import Inbound, Intake, IntakeResult
+from crisiscast.incidents import acknowledge as ack
+from crisiscast.incidents.intake import Inbound, Intake, IntakeResult, Pending
 from crisiscast.incidents.optout import OPT_OUT_WORDS
 from crisiscast.incidents.store import Store
+from crisiscast.intake_queue import IntakeQueue
 from crisiscast.reply_form import FormLimiter, confirmation_page, form_problem_page, read_reply_form
 
 log = logging.getLogger(__name__)
@@ -126,13 +128,11 @@ class Webhooks:
         self.intake = intake
         self.clock = clock
         self.limiter = FormLimiter()
+        self.queue = IntakeQueue(intake)
 
-    async def receive(self, message: Inbound, form: str) -> IntakeResult:
-        """Store and process in a worker thread (the store is synchronous)."""
-        now = self.clock()
-        return await run_in_threadpool(
-            self.intake.receive, message, now=now, form="long" if form == "long" else "short"
-        )
+    async def receive(self, message: Inbound, form: ack.Form) -> IntakeResult:
+        """Store and process through the writer thread (shared commits under load)."""
+        return await self.queue.submit(Pending(message, self.clock(), form))
 
     async def twilio_sms(self, request: Request) -> Response:
         twilio = self.settings.twilio
@@ -276,11 +276,12 @@ async def _parse_inbound_email(headers: Headers, body: bytes) -> Inbound:
     if not headers.get("content-type", "").lower().startswith("multipart/form-data"):
         raise BadRequest(415, "Inbound Parse posts multipart/form-data")
 
-    async def stream() -> object:
+    async def stream() -> AsyncGenerator[bytes, None]:
         yield body
 
-    parser = MultiPartParser(headers, stream(), max_files=20, max_fields=MAX_FIELDS,  # type: ignore[arg-type]
-                             max_part_size=EMAIL_LIMIT)  # fmt: skip
+    parser = MultiPartParser(
+        headers, stream(), max_files=20, max_fields=MAX_FIELDS, max_part_size=EMAIL_LIMIT
+    )
     try:
         form = await parser.parse()
     except MultiPartException as exc:
@@ -298,9 +299,7 @@ async def _parse_inbound_email(headers: Headers, body: bytes) -> Inbound:
         # SendGrid retries the same post: a digest of it recognises the retry.
         digest = hashlib.sha256(f"{sender}|{subject}|{text}".encode()).hexdigest()
         message_id = f"sha256:{digest[:40]}"
-    from crisiscast.incidents.acknowledge import is_automated
-
-    automated = is_automated(dict(mail_headers.items()))
+    automated = ack.is_automated(dict(mail_headers.items()))
     content = f"{subject}\n\n{text}".strip() if subject else text
     return Inbound("email", message_id[:200], sender, content, automated=automated)
 

@@ -24,7 +24,8 @@ from crisiscast.channels.base import ChannelKind
 from crisiscast.channels.registry import channel_for
 from crisiscast.config import Settings, load_settings
 from crisiscast.flows import banner_publish
-from crisiscast.flows.sending import EVERYONE, RetryPolicy, Shard, ShardReport, run_shard
+from crisiscast.flows.queueing import EVERYONE, repair_outbox
+from crisiscast.flows.sending import RetryPolicy, Shard, ShardReport, run_shard
 from crisiscast.incidents import ledger as lg
 from crisiscast.incidents import store as st
 from crisiscast.incidents.audience import import_contacts
@@ -125,8 +126,10 @@ def prepare(
                 )
                 imported = report.summary()
                 st.add_event(session, row.id, "audience_imported", imported, now=now)
+            for path in sorted((_settings(database_url).outbox_dir / row.ref).glob("*.jsonl")):
+                repair_outbox(path)  # before any shard appends: see queueing.repair_outbox
             staged = stage(session, row, playbook, when=when, announcement=announcement, now=now)
-            start_broadcast(session, row.id, staged)
+            start_broadcast(session, row.id, list(staged))
             lo, hi = contact_bounds(session)
             return {"incident_id": row.id, "ref": row.ref, "plan": staged, "lo": lo, "hi": hi,
                     "audiences": {n: list(a.channels) for n, a in playbook.audiences.items()},
@@ -257,7 +260,9 @@ def _collect(futures: Sequence[PrefectFuture[dict[str, Any]]]) -> list[dict[str,
     return reports
 
 
-@flow(name="broadcast", task_runner=ThreadPoolTaskRunner(max_workers=SHARD_WORKERS))
+# Prefect types ``task_runner`` as an invariant TaskRunner[PrefectFuture]; its own runner does
+# not match that annotation, hence the ignore (the documented usage).
+@flow(name="broadcast", task_runner=ThreadPoolTaskRunner(max_workers=SHARD_WORKERS))  # type: ignore[arg-type]
 def broadcast(
     incident: str,
     when: str = "launch",

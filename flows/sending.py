@@ -25,8 +25,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -34,13 +32,19 @@ from sqlalchemy.orm import Session
 from crisiscast.channels.base import Channel, DeliveryResult, OutgoingMessage
 from crisiscast.channels.outbox import OutboxChannel
 from crisiscast.errors import PermanentChannelError, RetryableChannelError
+from crisiscast.flows.queueing import (
+    is_recalled,
+    queue_everyone,
+    settle_leftovers,
+    shard_rows,
+    stream_contacts,
+)
 from crisiscast.incidents import ledger as lg
 from crisiscast.incidents.broadcast import Content, Reach, backoff_seconds, pace_wait
 from crisiscast.incidents.optout import OPTED_OUT, opted_out_addresses
 from crisiscast.incidents.store import Store
 
 log = logging.getLogger("crisiscast.broadcast")
-EVERYONE = "everyone"  # the recipient of broadcast-style channels in the idempotency key
 # SQLite has one writer at a time, and a blocked writer sleep-polls (busy_timeout) in steps of
 # up to 100 ms. Shards of one process queue for this lock instead, handing over at once.
 _SQLITE_WRITES = threading.Lock()
@@ -70,6 +74,7 @@ class RetryPolicy:
     cap_seconds: float = 30.0
     rate_per_second: float | None = None  # None: the channel's own published rate
     sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
 
 
 @dataclass
@@ -95,118 +100,6 @@ class ShardReport:
                 self.suppressed += 1
             elif outcome.status == "failed":
                 self.failed += 1
-
-
-def _address_column(channel: str) -> str:
-    return "phone" if channel == "sms" else "email"
-
-
-def _contacts(
-    session: Session, reach: Reach, bounds: tuple[int, int]
-) -> Iterator[tuple[int, str, str | None, bool]]:
-    """(id, address, language, opted out of everything) of reached contacts, in id order."""
-    column = _address_column(reach.channel)
-    # Audience names are checked identifiers (playbook Name), so inlining them is safe.
-    defined = ", ".join(f"'{name}'" for name in reach.defined)
-    chosen = ", ".join(f"'{name}'" for name in reach.audiences)
-    audience = ""
-    if defined:
-        audience = f"AND (audience NOT IN ({defined})"
-        audience += f" OR audience IN ({chosen}))" if chosen else ")"
-    connection = session.connection()
-    sql = (
-        f"SELECT id, {column}, language, opted_out_at IS NOT NULL FROM contacts "
-        f"WHERE id BETWEEN ? AND ? AND {column} IS NOT NULL {audience} ORDER BY id"
-    )
-    if connection.dialect.name == "postgresql":
-        sql = sql.replace("?", "%s")
-    cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql, bounds)
-        while batch := cursor.fetchmany(5_000):
-            for row in batch:
-                yield row[0], row[1], row[2], bool(row[3])
-    finally:
-        cursor.close()
-
-
-def queue_shard(
-    session: Session,
-    incident_id: int,
-    reach: Reach,
-    bounds: tuple[int, int],
-    contents: dict[str, Content],
-    default_language: str,
-    now: datetime,
-) -> tuple[list[lg.QueuedDelivery], int, set[str]]:
-    """Queue a row per reached contact; return (the rows, how many were new, opted-out keys)."""
-    channel = reach.channel
-    rows: list[lg.QueuedDelivery] = []
-    opted_out: set[str] = set()
-    default = contents[default_language]
-    for contact_id, address, language, out in _contacts(session, reach, bounds):
-        content = contents.get(language or "", default)
-        key = lg.delivery_key(incident_id, content.row_id, channel, address)
-        rows.append(
-            lg.QueuedDelivery(key, incident_id, content.row_id, channel, contact_id, address)
-        )
-        if out:
-            opted_out.add(key)
-    # Inserted in key order (neighbouring index pages); ``rows`` stays in contact order, which
-    # the outbox fast path relies on to mark batches by contact range.
-    return rows, lg.queue_deliveries(session, sorted(rows), now=now), opted_out
-
-
-def queue_everyone(
-    session: Session, incident_id: int, channel: str, contents: dict[str, Content], now: datetime
-) -> int:
-    """Broadcast-style channels: one row per announcement x language, no contact."""
-    rows = [
-        lg.QueuedDelivery(
-            lg.delivery_key(incident_id, c.row_id, channel, EVERYONE),
-            incident_id, c.row_id, channel, None, None,
-        )
-        for c in contents.values()
-    ]  # fmt: skip
-    return lg.queue_deliveries(session, rows, now=now)
-
-
-def outbox_keys(path: Path, wanted: set[str]) -> set[str]:
-    """Which of ``wanted`` keys the outbox file at ``path`` already holds."""
-    found: set[str] = set()
-    if not wanted or not path.exists():
-        return found
-    prefix = b'{"key":"'
-    with path.open("rb") as lines:
-        for line in lines:
-            if line.startswith(prefix):
-                key = line[len(prefix) : line.index(b'"', len(prefix))].decode()
-                if key in wanted:
-                    found.add(key)
-    return found
-
-
-def settle_leftovers(
-    session: Session, channel: Channel, rows: Sequence[lg.LedgerRow], now: datetime
-) -> tuple[int, int]:
-    """Settle rows an earlier run left queued; return (reconciled as sent, unknown outcome)."""
-    if isinstance(channel, OutboxChannel):
-        found = outbox_keys(channel.path, {r.idempotency_key for r in rows})
-        done = [lg.Outcome(r.id, "sent", "outbox:reconciled") for r in rows
-                if r.idempotency_key in found]  # fmt: skip
-        lg.record_outcomes(session, done, now=now, attempt=1)
-        return len(done), 0
-    doubtful = [lg.Outcome(r.id, "failed", None, lg.UNKNOWN_AFTER_CRASH)
-                for r in rows if r.last_error == lg.IN_FLIGHT]  # fmt: skip
-    lg.record_outcomes(session, doubtful, now=now)
-    return 0, len(doubtful)
-
-
-def is_recalled(session: Session, row_ids: Sequence[int]) -> bool:
-    """Whether the commander recalled any of these announcements (checked between batches)."""
-    ids = ", ".join(str(int(i)) for i in row_ids) or "NULL"
-    query = text(f"SELECT count(*) FROM announcements WHERE id IN ({ids}) AND status = 'recalled'")
-    return bool(session.execute(query).scalar())
 
 
 def _messages(rows: Sequence[lg.LedgerRow], by_row: dict[int, Content]) -> list[OutgoingMessage]:
@@ -252,7 +145,7 @@ class Sender:
         self.report = report
         self.marks_in_flight = not isinstance(channel, OutboxChannel)
         self.rate = policy.rate_per_second or channel.rate_per_second
-        self.started = time.monotonic()
+        self.started = policy.clock()
         self.handed = 0
 
     def send(self, rows: Sequence[lg.LedgerRow], suppress: Callable[[lg.LedgerRow], bool]) -> None:
@@ -268,7 +161,7 @@ class Sender:
                 return
             pending = self._attempt(pending, attempt)
             if pending:
-                jitter = random.random()  # noqa: S311 - jitter, not security
+                jitter = random.random()
                 self.policy.sleep(
                     backoff_seconds(attempt, base=self.policy.base_seconds,
                                     cap=self.policy.cap_seconds, jitter=jitter)
@@ -310,7 +203,7 @@ class Sender:
         self.report.add(outcomes)
 
     def _pace(self, count: int) -> None:
-        wait = pace_wait(self.handed, self.started, time.monotonic(), self.rate)
+        wait = pace_wait(self.handed, self.started, self.policy.clock(), self.rate)
         if wait > 0:
             self.policy.sleep(wait)
         self.handed += count
@@ -345,6 +238,20 @@ def _prepare(
     """Settle an earlier run's leftovers, then queue this shard."""
     now = datetime.now(UTC)
     width = shard.bounds[1] - shard.bounds[0] + 1 if shard.bounds else len(contents)
+    rows: list[lg.QueuedDelivery] = []
+    prepared = _Prepared()
+    if shard.reach and shard.bounds:
+        with _session(store) as session:
+            contacts = list(stream_contacts(session, shard.reach, shard.bounds))
+            prepared.addresses = opted_out_addresses(session, shard.channel)
+        # Built outside the write turn, so another shard's writes overlap this Python work.
+        rows, prepared.opted = shard_rows(
+            shard.incident_id, shard.channel, contacts, contents, default
+        )
+        del contacts
+    # Inserted in key order (neighbouring index pages); ``rows`` stays in contact order, which
+    # the outbox fast path relies on to mark batches by contact range.
+    ordered = sorted(rows)
     with _session(store) as session:
         leftovers = lg.queued_rows(
             session, shard.incident_id, shard.channel, shard.bounds, limit=width * 2 + 10
@@ -352,13 +259,11 @@ def _prepare(
         report.reconciled, report.unknown = settle_leftovers(session, channel, leftovers, now)
         if not (shard.reach and shard.bounds):
             report.queued = queue_everyone(session, shard.incident_id, shard.channel, contents, now)
-            return _Prepared()
-        rows, report.queued, opted = queue_shard(
-            session, shard.incident_id, shard.reach, shard.bounds, contents, default, now
-        )
-        # Nothing of this shard was in the ledger: its queued rows are exactly ``rows``.
-        fresh = rows if not leftovers and report.queued == len(rows) else None
-        return _Prepared(opted, opted_out_addresses(session, shard.channel), fresh)
+            return prepared
+        report.queued = lg.queue_deliveries(session, ordered, now=now)
+    # Nothing of this shard was in the ledger: its queued rows are exactly ``rows``.
+    prepared.fresh = rows if not leftovers and report.queued == len(rows) else None
+    return prepared
 
 
 def _recalled(store: Store, shard: Shard, row_ids: Sequence[int], report: ShardReport) -> bool:
@@ -413,7 +318,7 @@ def run_shard(
     policy: RetryPolicy,
     batch_size: int | None = None,
 ) -> ShardReport:
-    """Queue, settle and send one shard on one channel; a channel failure is reported, not raised."""
+    """Queue, settle and send one shard on one channel; a failed channel is reported."""
     report = ShardReport(channel=shard.channel)
     row_ids = [c.row_id for c in contents.values()]
     with _session(store) as session:

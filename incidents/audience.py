@@ -137,6 +137,8 @@ def _check_row(
     if not _AUDIENCE.match(audience):
         return RowProblem(line, "audience", "use letters, digits, '-' or '_' (e.g. residents)")
     language = (values.get("language") or "").strip().lower().replace("_", "-")
+    if language not in languages and language.split("-")[0] in languages:
+        language = language.split("-")[0]  # lo-LA -> lo
     if language not in languages:
         if language:
             notes.append(
@@ -197,7 +199,8 @@ def _insert(session: Session, rows: list[ContactRow]) -> int:
     """Insert a batch, skipping phones/emails already stored; return how many were new."""
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(Contact.__table__).on_conflict_do_nothing()
+    # RETURNING counts the new rows on both databases (executemany rowcount is not reliable).
+    statement = module.insert(Contact.__table__).on_conflict_do_nothing().returning(Contact.id)
     values = [
         {
             "audience": r.audience,
@@ -209,8 +212,7 @@ def _insert(session: Session, rows: list[ContactRow]) -> int:
         }
         for r in rows
     ]
-    result = session.execute(statement, values)
-    return max(int(getattr(result, "rowcount", 0) or 0), 0)
+    return len(session.execute(statement, values).all())
 
 
 def import_contacts(
@@ -233,7 +235,7 @@ def import_contacts(
         )
     report = ImportReport(source)
     try:
-        handle = Path(path).open(encoding="utf-8-sig", newline="")
+        handle = Path(path).open(encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise ConfigError(f"{source}: cannot read the contacts file ({exc.strerror})") from exc
     with handle:

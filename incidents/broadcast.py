@@ -60,7 +60,7 @@ def shards(lowest: int, highest: int, size: int = DEFAULT_SHARD_SIZE) -> list[tu
 def pick_language(wanted: str | None, available: Sequence[str], default: str) -> str:
     """The contact's language when the message exists in it, else its base language
     (``th`` for ``th-TH``), else the playbook's default."""
-    if wanted in available:
+    if wanted is not None and wanted in available:
         return wanted
     base = (wanted or "").split("-")[0]
     return base if base in available else default
@@ -73,7 +73,7 @@ def backoff_seconds(attempt: int, *, base: float, cap: float, jitter: float) -> 
     """
     if attempt < 1:
         raise ValueError(f"attempt counts from 1, not {attempt}")
-    ceiling = min(cap, base * 2 ** (attempt - 1))
+    ceiling: float = min(cap, base * 2.0 ** (attempt - 1))
     return ceiling / 2 + ceiling / 2 * jitter
 
 

@@ -100,8 +100,10 @@ def finish_broadcast(
         f"{channel} " + ", ".join(f"{status}={n}" for status, n in by.items())
         for channel, by in counts.items()
     )
-    add_event(session, incident_id, "broadcast", f"broadcast: {text_counts or 'nothing to send'}"
-              + (f"; {len(errors)} channel errors" if errors else ""), data=summary, now=now)  # fmt: skip
+    message = f"broadcast: {text_counts or 'nothing to send'}"
+    if errors:
+        message += f"; {len(errors)} channel errors"
+    add_event(session, incident_id, "broadcast", message, data=summary, now=now)
     return summary
 
 
@@ -133,7 +135,7 @@ def _move(
     allowed = ", ".join(f"'{s}'" for s in RECEIPT_TRANSITIONS[status])
     result = session.execute(
         text(
-            f"UPDATE deliveries SET status = :status, last_error = :error, updated_at = :now "
+            f"UPDATE deliveries SET status = :status, last_error = :error, updated_at = :now "  # noqa: S608 - fixed SQL and checked names inlined; values bound
             f"WHERE {column} = :value AND status IN ({allowed})"
         ),
         {"status": status, "error": error, "now": lg.ledger_timestamp(session, now),

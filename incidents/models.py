@@ -217,8 +217,12 @@ class InboundMessage(Base):
     """Anything that came in on any channel, stored before the webhook answers 2xx."""
 
     __tablename__ = "inbound_messages"
-    # A provider retrying a webhook sends the same id again: store it once.
-    __table_args__ = (UniqueConstraint("channel", "provider_id"),)
+    # A provider retrying a webhook sends the same id again: store it once. Intake looks up a
+    # sender's open case on every reply (migration 0002).
+    __table_args__ = (
+        UniqueConstraint("channel", "provider_id"),
+        Index("ix_inbound_messages_sender", "sender"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))

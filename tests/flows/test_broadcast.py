@@ -68,7 +68,7 @@ def _run(db_url: str, ref: str, **options: Any) -> dict[str, Any]:
 def test_every_contact_gets_one_record_per_channel(
     db_url: str, home: Path, contacts_csv: Path
 ) -> None:
-    """Each reached contact is in the outbox once per channel; social/chat/banner post once per language."""
+    """Each contact is in the outbox once per channel; social/chat/banner once per language."""
     ref = _launch(db_url)
     summary = _run(db_url, ref, audience=str(contacts_csv))
     outbox = home / "outbox" / ref
@@ -127,7 +127,7 @@ def test_opted_out_contacts_are_suppressed(db_url: str, home: Path, contacts_csv
 def test_one_failing_channel_does_not_stop_the_others(
     db_url: str, home: Path, contacts_csv: Path
 ) -> None:
-    """When the email outbox cannot be written, SMS and the rest still go out; email's reason is recorded."""
+    """The email outbox cannot be written: the rest still go out, email's reason is recorded."""
     ref = _launch(db_url)
     blocked = home / "outbox" / ref / "email.jsonl"
     blocked.mkdir(parents=True)  # a directory where the file should be: open() fails

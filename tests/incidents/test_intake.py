@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from crisiscast.incidents import intake as intake_module
-from crisiscast.incidents.intake import Inbound, Intake
+from crisiscast.incidents.intake import Inbound, Intake, Pending
 from crisiscast.incidents.ledger import QueuedDelivery, delivery_key, queue_deliveries
 from crisiscast.incidents.models import Case, Contact, InboundMessage, OptOut
 from crisiscast.incidents.store import Store, add_announcement, create_incident
@@ -143,3 +143,24 @@ def test_without_an_active_incident_the_message_is_kept(store: Store) -> None:
     with store.session() as session:
         case = session.get(Case, result.case_id)
         assert case is not None and case.first_response_due is None
+
+
+def test_a_batch_is_processed_in_order_like_single_messages(store: Store) -> None:
+    """In one batch: a repeated id is a duplicate, the same sender's second message joins the
+    case the first opened (raising it), and only the first message is answered."""
+    incident(store)
+    batch = [
+        Pending(sms("just checking in", sid="SM-a"), T0),
+        Pending(sms("just checking in", sid="SM-a"), T0),
+        Pending(sms("now my father is trapped", sid="SM-b"), T0),
+        Pending(sms("we need food", sid="SM-c", sender="+66899999999"), T0),
+    ]
+    results = Intake(store).receive_many(batch)
+    assert [r.outcome for r in results] == ["case", "duplicate", "case", "case"]
+    assert results[0].case_id == results[2].case_id != results[3].case_id
+    assert [r.reply is not None for r in results] == [True, False, False, True]
+    with store.session() as session:
+        case = session.get(Case, results[0].case_id)
+        assert case is not None and case.severity == "urgent"
+        assert case.first_response_due == T0 + timedelta(minutes=15)
+        assert len(session.scalars(select(InboundMessage)).all()) == 3
