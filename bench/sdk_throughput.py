@@ -6,7 +6,8 @@ another, each client sends the same number of Messages.json POSTs:
 
 - the SDK path: ``TwilioSmsChannel.send`` (twilio SDK over requests), batches of 100, T threads;
 - raw httpx: ``httpx.Client`` POSTs with the same form and basic auth, T threads;
-- raw httpx async (concurrency 10) and aiohttp (concurrency 100), for reference.
+- raw httpx async (concurrency 10) and, if installed, aiohttp (concurrency 100), for reference.
+  httpx comes with Prefect; aiohttp is optional.
 
 Run:  /work/venv/bin/python bench/sdk_throughput.py --messages 20000 --threads 8
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import multiprocessing
 import socket
 import sys
@@ -192,7 +194,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         raw = raw_httpx(url, n, t)
         through_sdk = sdk(url, n, t)
         httpx_async = asyncio.run(_async_clients(url, n, 10, "httpx"))
-        aiohttp_async = asyncio.run(_async_clients(url, n, 100, "aiohttp"))
+        aiohttp_async = (
+            asyncio.run(_async_clients(url, n, 100, "aiohttp"))
+            if importlib.util.find_spec("aiohttp")
+            else None
+        )
     finally:
         server.terminate()
         server.join(timeout=10)
@@ -201,7 +207,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(_row(f"raw httpx.Client, {t} threads", n, raw))
     print(_row(f"twilio SDK channel (TwilioSmsChannel), {t} threads", n, through_sdk, raw_rate))
     print(_row("raw httpx.AsyncClient, concurrency 10", n, httpx_async))
-    print(_row("raw aiohttp, concurrency 100", n, aiohttp_async))
+    if aiohttp_async is None:
+        print("raw aiohttp: not installed (optional; pip install aiohttp to compare)")
+    else:
+        print(_row("raw aiohttp, concurrency 100", n, aiohttp_async))
     print(f"command: {sys.executable} bench/sdk_throughput.py --messages {n} --threads {t}")
     return 0
 

@@ -135,31 +135,60 @@ def preview(
 
 
 def _launch(
-    playbook: Path, params: dict[str, str], exercise: bool, settings: Settings
+    playbook: Path,
+    params: dict[str, str],
+    exercise: bool,
+    settings: Settings,
+    options: dict[str, Any] | None = None,
 ) -> tuple[str, str]:
-    """Run the launch flow warm (via ``serve``) when possible, else in this process."""
+    """Run the launch flow warm (via ``serve``) when possible, else in this process.
+
+    ``options`` are the flow's broadcast options: ``audience``, ``default_region``, ``send``.
+    """
     from crisiscast.playbook import load_playbook, resolve_params
     from crisiscast.warm import call_server, find_server
 
+    options = dict(options or {})
+    if options.get("audience"):
+        audience = Path(options["audience"])
+        if not audience.is_file():
+            raise CrisiscastError(f"--audience {audience}: no such file; give a contacts CSV")
+        options["audience"] = str(audience.resolve())
     # Check here first: the commander gets clear errors without paying for Prefect's start.
     resolve_params(load_playbook(playbook), params)
     _open_store(settings).dispose()
     path = str(playbook.resolve())
     server = find_server(settings.home)
     if server:
-        answer = call_server(
-            server, "/api/launch", {"playbook": path, "params": params, "exercise": exercise}
-        )
+        request = {"playbook": path, "params": params, "exercise": exercise, **options}
+        answer = call_server(server, "/api/launch", request)
         return str(answer["ref"]), "warm (crisiscast serve)"
+    _prefect_in_process()
+    from crisiscast.flows.launch import launch_incident
+
+    ref = launch_incident(path, params, exercise, settings.database_url, **options)
+    return ref, "cold (Prefect's ephemeral API)"
+
+
+def _prefect_in_process() -> None:
+    """Prefect with quiet defaults, for commands that run a flow in this process."""
+    import atexit
+
     from crisiscast.runtime import prepare_prefect, quiet_run_loggers, silence_shutdown_noise
 
     prepare_prefect()
-    from crisiscast.flows.launch import launch_incident
+    import prefect  # noqa: F401  (settings are read now, with the defaults above)
 
     quiet_run_loggers()
-    ref = launch_incident(path, params, exercise, settings.database_url)
-    silence_shutdown_noise()
-    return ref, "cold (Prefect's ephemeral API)"
+    atexit.register(silence_shutdown_noise)
+
+
+AudienceOpt = Annotated[
+    Path | None, typer.Option(help="Contacts CSV to import first (name, phone, email, language)")
+]
+RegionOpt = Annotated[
+    str, typer.Option(help="Country for phone numbers written without +country code, e.g. TH")
+]
 
 
 @app.command()
@@ -169,12 +198,19 @@ def launch(
     exercise: Annotated[
         bool, typer.Option(help="CAP Exercise: everything runs, nothing leaves")
     ] = False,
+    audience: AudienceOpt = None,
+    region: RegionOpt = "US",
+    hold: Annotated[
+        bool, typer.Option(help="Stage the announcements only; send later with `broadcast`")
+    ] = False,
 ) -> None:
-    """Open an incident from a playbook and stage its announcements."""
+    """Open an incident from a playbook and broadcast its announcements on every channel."""
     try:
         settings = _settings()
         live = [] if exercise else settings.live_channels()
-        ref, mode = _launch(playbook, parse_params(param), exercise, settings)
+        options = {"audience": str(audience) if audience else None, "default_region": region,
+                   "send": not hold}  # fmt: skip
+        ref, mode = _launch(playbook, parse_params(param), exercise, settings, options)
     except CrisiscastError as exc:
         raise _fail(exc) from None
     out.print(f"[bold green]{ref}[/bold green] launched ({mode})", highlight=False)
@@ -187,7 +223,89 @@ def launch(
         )
     else:
         out.print(f"Live channels: {', '.join(live)}; the rest record to the outbox.")
+    if hold:
+        out.print(f"Held: nothing sent yet. Send with: crisiscast broadcast {ref}", highlight=False)
     out.print(f"See it with: crisiscast status {ref}", highlight=False)
+
+
+def _run_broadcast(incident: str, **options: Any) -> dict[str, Any]:
+    settings = _settings()
+    _open_store(settings).dispose()
+    _prefect_in_process()
+    from crisiscast.flows.broadcast import broadcast as broadcast_flow
+    from crisiscast.flows.launch import public_url
+
+    result: dict[str, Any] = broadcast_flow(
+        incident, database_url=settings.database_url, public_url=public_url(), **options
+    )
+    return result
+
+
+def _print_counts(result: dict[str, Any]) -> None:
+    table = Table("channel", "status", "count")
+    for channel, by_status in sorted(result.get("counts", {}).items()):
+        for state, count in sorted(by_status.items()):
+            table.add_row(channel, state, str(count))
+    out.print(table)
+    for error in result.get("errors", []):
+        err.print(f"[yellow]channel problem[/yellow] {error}", highlight=False)
+
+
+@app.command()
+def broadcast(
+    incident: Annotated[str, typer.Argument(help="Incident ref, e.g. INC-3")],
+    audience: AudienceOpt = None,
+    region: RegionOpt = "US",
+) -> None:
+    """Send what is staged and not yet sent (also resumes a broadcast that was cut short)."""
+    try:
+        result = _run_broadcast(
+            incident, when="launch", audience=str(audience) if audience else None,
+            default_region=region,
+        )  # fmt: skip
+    except CrisiscastError as exc:
+        raise _fail(exc) from None
+    _print_counts(result)
+
+
+@app.command()
+def update(
+    incident: Annotated[str, typer.Argument(help="Incident ref, e.g. INC-3")],
+    announcement: Annotated[str, typer.Option(help="The playbook's id of the update to send")],
+) -> None:
+    """Send a follow-up announcement of the playbook to everyone."""
+    try:
+        result = _run_broadcast(incident, when="update", announcement=announcement)
+    except CrisiscastError as exc:
+        raise _fail(exc) from None
+    _print_counts(result)
+
+
+@app.command(name="all-clear")
+def all_clear(incident: Annotated[str, typer.Argument(help="Incident ref, e.g. INC-3")]) -> None:
+    """Send the all-clear on every channel and take the site banner down."""
+    try:
+        result = _run_broadcast(incident, when="all_clear")
+    except CrisiscastError as exc:
+        raise _fail(exc) from None
+    _print_counts(result)
+
+
+@app.command()
+def recall(incident: Annotated[str, typer.Argument(help="Incident ref, e.g. INC-3")]) -> None:
+    """Stop a running broadcast now: what is still queued is not sent, for good."""
+    from datetime import UTC, datetime
+
+    from crisiscast.incidents.delivery import recall as recall_deliveries
+
+    try:
+        store = _open_store(_settings())
+        with store.session() as session:
+            suppressed = recall_deliveries(session, incident, now=datetime.now(UTC))
+        store.dispose()
+    except CrisiscastError as exc:
+        raise _fail(exc) from None
+    out.print(f"{incident}: recalled; {suppressed} queued deliveries will not be sent.")
 
 
 @app.command(name="list")
@@ -318,7 +436,7 @@ def _warm_prefect() -> None:
 @app.command()
 def demo(
     playbook: Annotated[Path, typer.Option(help="Playbook to play")] = Path(
-        "playbooks/saas-outage.yaml"
+        "playbooks/regional-flood.yaml"
     ),
 ) -> None:
     """Play a whole incident on the embedded default (outbox only) and print what happened."""

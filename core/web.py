@@ -26,6 +26,11 @@ class LaunchRequest(BaseModel):
     playbook: str = Field(description="Path to the playbook YAML, as the server sees it")
     params: dict[str, str] = Field(default_factory=dict)
     exercise: bool = False
+    audience: str | None = Field(
+        default=None, description="Contacts CSV path, as the server sees it"
+    )
+    default_region: str = "US"
+    send: bool = True
 
 
 def create_app(settings: Settings, token: str) -> FastAPI:
@@ -59,6 +64,9 @@ def create_app(settings: Settings, token: str) -> FastAPI:
                 request.params,
                 request.exercise,
                 settings.database_url,
+                request.audience,
+                request.default_region,
+                request.send,
             )
         except PlaybookError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from exc

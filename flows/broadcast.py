@@ -45,7 +45,7 @@ from crisiscast.incidents.delivery import (
 from crisiscast.incidents.models import Announcement, AnnouncementStatus, Incident
 from crisiscast.playbook import Playbook, load_playbook, render_announcement
 
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000/"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8765/"  # `crisiscast serve` on its default port
 # Shards in flight at once: enough to overlap one shard's Python work with another's database
 # writes (and keep slow providers from holding up fast ones); each holds one shard in memory.
 SHARD_WORKERS = 2
@@ -126,7 +126,7 @@ def prepare(
                 )
                 imported = report.summary()
                 st.add_event(session, row.id, "audience_imported", imported, now=now)
-            for path in sorted((_settings(database_url).outbox_dir / row.ref).glob("*.jsonl")):
+            for path in sorted(outbox_directory(_settings(database_url), row.ref).glob("*.jsonl")):
                 repair_outbox(path)  # before any shard appends: see queueing.repair_outbox
             staged = stage(session, row, playbook, when=when, announcement=announcement, now=now)
             start_broadcast(session, row.id, list(staged))
@@ -158,7 +158,7 @@ def send_shard(
         with store.session() as session:
             contents, default = load_contents(session, incident_id, announcement, channel)
             ref = st.get_incident(session, incident_id).ref
-        outbox = settings.outbox_dir / ref
+        outbox = outbox_directory(settings, ref)
         target = channel_for(kind, _channel_settings(settings, exercise), outbox_dir=outbox)
         shard = Shard(incident_id, channel, bounds, reach(audiences, channel) if bounds else None)
         policy = RetryPolicy(rate_per_second=rate_per_second)

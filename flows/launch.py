@@ -14,6 +14,7 @@ from prefect import flow, get_run_logger, task
 from prefect.runtime import flow_run
 
 from crisiscast.config import load_settings
+from crisiscast.flows.broadcast import DEFAULT_PUBLIC_URL, broadcast
 from crisiscast.incidents import store as st
 from crisiscast.playbook import load_playbook, render_all, render_title, resolve_params
 
@@ -98,12 +99,30 @@ def launch_incident(
     params: dict[str, str] | None = None,
     exercise: bool = False,
     database_url: str | None = None,
+    audience: str | None = None,
+    default_region: str = "US",
+    send: bool = True,
 ) -> str:
-    """Open an incident from ``playbook_path`` and stage its launch announcements.
+    """Open an incident from ``playbook_path``, stage its launch announcements and send them.
 
-    Returns the incident reference (``INC-<n>``) that ``crisiscast status`` takes.
+    ``audience`` is a contacts CSV to import first; ``send=False`` only stages (pending), so a
+    commander can look before ``crisiscast broadcast``. Returns the ``INC-<n>`` reference.
     """
     incident_id = open_incident(playbook_path, dict(params or {}), exercise, database_url)
     ref = f"INC-{incident_id}"
-    get_run_logger().info("incident=%s exercise=%s", ref, exercise)
+    if send:
+        broadcast(
+            ref,
+            when="launch",
+            audience=audience,
+            default_region=default_region,
+            database_url=database_url,
+            public_url=public_url(),
+        )
+    get_run_logger().info("incident=%s exercise=%s sent=%s", ref, exercise, send)
     return ref
+
+
+def public_url() -> str:
+    """Where the web app is reachable: links in banners and CAP alerts point there."""
+    return load_settings().public_url or DEFAULT_PUBLIC_URL

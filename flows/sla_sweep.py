@@ -51,7 +51,9 @@ def settings_for(database_url: str | None, exercise: bool = False) -> Settings:
     if database_url:
         settings = dataclasses.replace(settings, database_url=database_url)
     if exercise:
-        settings = dataclasses.replace(settings, twilio=None, sendgrid=None, x=None)
+        settings = dataclasses.replace(
+            settings, twilio=None, sendgrid=None, x=None, apprise_urls=()
+        )
     return settings
 
 
@@ -116,10 +118,17 @@ def release_due(sweep: Sweep, cases: list[Case]) -> None:
 
 
 def _done_keys(sweep: Sweep) -> dict[str, datetime]:
+    """Keys of the actions taken so far; a backup page also stands for the re-page it replaced
+    (the backup was just paged: re-paging them a minute later would be noise)."""
     query = select(TimelineEvent).where(
         TimelineEvent.incident_id == sweep.incident.id, TimelineEvent.kind == ACTION_EVENT
     )
-    return {str((e.data or {})["key"]): e.at for e in sweep.session.scalars(query)}
+    done = {str((e.data or {})["key"]): e.at for e in sweep.session.scalars(query)}
+    backup = f":{ActionKind.PAGE_BACKUP}"
+    for key, at in list(done.items()):
+        if key.endswith(backup):
+            done.setdefault(key.removesuffix(backup) + f":{ActionKind.REPAGE}", at)
+    return done
 
 
 def _backup_waits(action: Action, done: dict[str, datetime], sweep: Sweep) -> bool:
@@ -128,21 +137,31 @@ def _backup_waits(action: Action, done: dict[str, datetime], sweep: Sweep) -> bo
     return repaged is not None and sweep.now - repaged < sweep.ack_timeout
 
 
-def page_backup(sweep: Sweep, case: Case) -> str:
-    """Move the case to the best other agent on duty and page them."""
+def page_backup(sweep: Sweep, case: Case, slots: dict[int, asg.AgentSlot]) -> str:
+    """Move the case to the best other agent on duty and page them.
+
+    ``slots`` is read once per sweep and kept current here: re-reading every agent's load per
+    breached case made a 1,000-case breach take seconds.
+    """
+    if not any(s.available(sweep.now) and s.has_room() for s in slots.values()):
+        return "no_backup"
     held = ag.holder_of(sweep.session, case.id)
     exclude = set(asg.excluded_agents(ag.history(sweep.session, [case.id])).get(case.id, set()))
     if held is not None:
         exclude.add(held.agent_id)
-    slots = ag.agent_slots(sweep.session).values()
     [item] = queued([case], sweep.levels())
-    choice = asg.choose_agent(item, slots, sweep.now, sweep.playbook.staffing.routing, exclude)
+    routing = sweep.playbook.staffing.routing
+    choice = asg.choose_agent(item, slots.values(), sweep.now, routing, exclude)
     if choice is None:
         return "no_backup"
     if held is not None:
         ag.end_assignment(sweep.session, held, asg.ReleaseReason.ESCALATED, now=sweep.now)
+        if held.agent_id in slots:
+            old = slots[held.agent_id]
+            slots[held.agent_id] = dataclasses.replace(old, load=max(old.load - 1, 0))
     backup = ag.get_agent(sweep.session, choice.agent_id)
     ag.assign_case(sweep.session, case, backup, now=sweep.now)
+    slots[backup.id] = dataclasses.replace(slots[backup.id], load=slots[backup.id].load + 1)
     return page_agent(
         sweep.session, sweep.senders, case, backup, incident_ref=sweep.incident.ref, now=sweep.now
     ).status
@@ -175,7 +194,7 @@ def notify_commander(sweep: Sweep, case: Case, action: Action) -> str:
     return _send_one(sweep.senders.get(kind), message).status
 
 
-def apply(sweep: Sweep, action: Action, case: Case) -> str | None:
+def apply(sweep: Sweep, action: Action, case: Case, slots: dict[int, asg.AgentSlot]) -> str | None:
     """Carry out one escalation action; None when it must wait for a later sweep."""
     if action.kind is ActionKind.REPAGE and action.agent_id is not None:
         agent = ag.get_agent(sweep.session, action.agent_id)
@@ -189,7 +208,7 @@ def apply(sweep: Sweep, action: Action, case: Case) -> str | None:
             repage=True,
         ).status
     if action.kind is ActionKind.PAGE_BACKUP:
-        status = page_backup(sweep, case)
+        status = page_backup(sweep, case, slots)
         return None if status == "no_backup" else status
     if action.kind is ActionKind.NOTIFY_COMMANDER:
         return notify_commander(sweep, case, action)
@@ -213,11 +232,12 @@ def escalate_breaches(sweep: Sweep, cases: list[Case]) -> None:
     by_id = {case.id: case for case in cases}
     done = _done_keys(sweep)
     opened = [OpenCase.of(case, held.get(case.id)) for case in cases]
+    slots = ag.agent_slots(sweep.session)
     for action in escalate(opened, sweep.playbook.escalation, sweep.now, done=set(done)):
         if action.kind is ActionKind.PAGE_BACKUP and _backup_waits(action, done, sweep):
             sweep.counts["backup_waiting"] += 1
             continue
-        status = apply(sweep, action, by_id[action.case_id])
+        status = apply(sweep, action, by_id[action.case_id], slots)
         if status is None:
             sweep.counts["backup_unavailable"] += 1
             continue
@@ -247,7 +267,8 @@ def assign_waiting(sweep: Sweep) -> None:
             now=sweep.now,
         )
         sweep.counts["assigned"] += 1
-    sweep.counts["waiting"] += len(plan.unassigned)
+    if plan.unassigned:
+        sweep.counts["waiting"] += len(plan.unassigned)
 
 
 def scale(sweep: Sweep) -> None:
@@ -311,6 +332,9 @@ def invite(sweep: Sweep, decision: staffing.ScaleDecision, until: datetime) -> N
             key = f"invite:{sweep.incident.id}:{person.id}"
             _send_one(sweep.senders.get("sms"), OutgoingMessage(key, person.phone, "en", text))
             asked.append(person.id)
+    if not asked:  # nobody fits or all were asked: say nothing rather than every minute
+        sweep.counts["standby_unavailable"] += 1
+        return
     add_event(
         sweep.session,
         sweep.incident.id,

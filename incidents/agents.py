@@ -397,28 +397,3 @@ def agents_of_incident(session: Session, incident_id: int) -> set[int]:
     ids = set(session.scalars(held.where(Case.incident_id == incident_id)))
     state = standby_state(session, incident_id, now=datetime.max.replace(tzinfo=UTC))
     return ids | set(state.joined)
-
-
-__all__ = [
-    "RosterReport",
-    "StandbyState",
-    "accept_invitation",
-    "active_temporary",
-    "add_agent",
-    "agent_slots",
-    "agents_of_incident",
-    "assign_case",
-    "end_assignment",
-    "expire_passes",
-    "find_agent",
-    "get_agent",
-    "history",
-    "holder_of",
-    "holdings",
-    "invite_standby",
-    "list_agents",
-    "load_roster",
-    "open_assignments",
-    "release_agent",
-    "standby_state",
-]

@@ -126,7 +126,7 @@ def test_launch_then_status_cold(tmp_path: Path) -> None:
     assert "Traceback" not in launched.stderr and "ERROR" not in launched.stderr
     status = _run(["status", "INC-1"], env)
     assert status.returncode == 0, status.stderr
-    assert "Payments API outage" in status.stdout and "pending" in status.stdout
+    assert "Payments API outage" in status.stdout and "sent" in status.stdout
     report = _run(["report", "INC-1", "-o", str(tmp_path / "reports")], env)
     assert report.returncode == 0, report.stderr
     html = (tmp_path / "reports" / "INC-1-report.html").read_text()

@@ -49,7 +49,9 @@ def contacts_csv(tmp_path: Path) -> Path:
 
 
 def _launch(db_url: str) -> str:
-    return launch_incident(FLOOD, {"area": "Mekong riverside"}, exercise=True, database_url=db_url)
+    """A held launch: staged, not sent, so each test runs the broadcast itself."""
+    params = {"area": "Mekong riverside"}
+    return launch_incident(FLOOD, params, exercise=True, database_url=db_url, send=False)
 
 
 def _counts(db_url: str, ref: str) -> dict[str, dict[str, int]]:
@@ -162,3 +164,16 @@ def test_update_and_all_clear(db_url: str, home: Path, contacts_csv: Path) -> No
     _run(db_url, ref, when="all_clear")
     banner = json.loads((home / "site" / ref / "banner.json").read_text(encoding="utf-8"))
     assert banner["status"] == "ended"
+
+
+def test_exercise_never_leaves_the_machine(
+    db_url: str, home: Path, contacts_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With Twilio credentials set, an exercise still records every SMS to the outbox."""
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "0123456789abcdef" * 2)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "not-a-real-token")
+    monkeypatch.setenv("TWILIO_FROM_NUMBER", "+15005550006")
+    ref = _launch(db_url)  # exercise=True
+    summary = _run(db_url, ref, audience=str(contacts_csv), channels=["sms"])
+    assert outbox_addresses(home / "outbox" / ref / "sms.jsonl") == {a: 1 for a in SMS}
+    assert summary["counts"] == {"sms": {"sent": 3}}

@@ -17,6 +17,13 @@ OUTAGE = str(ROOT / "playbooks" / "saas-outage.yaml")
 FLOOD = str(ROOT / "playbooks" / "regional-flood.yaml")
 
 
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Outbox files and the published site go to the test's own folder."""
+    monkeypatch.setenv("CRISISCAST_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request: pytest.FixtureRequest) -> str:
     """The same launch runs on SQLite and on PostgreSQL."""
@@ -39,8 +46,8 @@ def _flow_run_state(run_id: str) -> str:
 
 
 def test_launch_opens_incident_and_stages_every_message(db_url: str) -> None:
-    """Launch records the incident, its parameters, pending announcements and the timeline."""
-    ref = launch_incident(OUTAGE, {"service": "Payments API"}, False, db_url)
+    """A held launch records the incident, its parameters, pending announcements, timeline."""
+    ref = launch_incident(OUTAGE, {"service": "Payments API"}, False, db_url, send=False)
     summary = _summary(db_url, ref)
     assert summary.title == "Payments API outage"
     assert summary.params["service"] == "Payments API"
@@ -51,6 +58,28 @@ def test_launch_opens_incident_and_stages_every_message(db_url: str) -> None:
         assert set(by_status) == {"pending"}  # staged for broadcast, not faked as sent
     kinds = [e.kind for e in summary.events]
     assert kinds[:2] == ["launched", "announcements_staged"]
+    assert summary.deliveries == {}
+
+
+def test_launch_broadcasts_to_the_audience(sqlite_url: str, home: Path, tmp_path: Path) -> None:
+    """Launch with an audience sends every channel: one outbox record per contact and channel."""
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(
+        "name,phone,email,language\n"
+        "Ann,+1 415 555 2671,ann@example.com,en\n"
+        "Somchai,081 234 5678,somchai@example.org,th\n"
+        "Bad,not a number,,en\n"
+    )
+    ref = launch_incident(
+        FLOOD, {"area": "Riverside"}, True, sqlite_url, audience=str(contacts), default_region="TH"
+    )
+    summary = _summary(sqlite_url, ref)
+    assert summary.deliveries["sms"] == {"sent": 2}
+    assert summary.deliveries["email"] == {"sent": 2}
+    assert summary.deliveries["banner"] == {"sent": 3}  # one per language
+    sms = (home / "outbox" / ref / "sms.jsonl").read_text().splitlines()
+    assert len(sms) == 2
+    assert (home / "site" / ref / "banner.json").exists()
 
 
 def test_launch_is_a_prefect_flow_run(sqlite_url: str) -> None:

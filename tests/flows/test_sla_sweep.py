@@ -14,13 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "incidents"))
-from desk_support import CUSTOMER, T0, make_agent, make_case, make_incident  # noqa: E402
+from desk_support import CUSTOMER, T0, make_agent, make_case, make_incident
 
-from crisiscast.flows.sla_sweep import sla_sweep  # noqa: E402
-from crisiscast.incidents import agents as ag  # noqa: E402
-from crisiscast.incidents.agent_desk import handle_agent_message  # noqa: E402
-from crisiscast.incidents.models import Agent, Case, Incident, TimelineEvent  # noqa: E402
-from crisiscast.incidents.store import Store  # noqa: E402
+from crisiscast.flows.sla_sweep import sla_sweep
+from crisiscast.incidents import agents as ag
+from crisiscast.incidents.agent_desk import handle_agent_message
+from crisiscast.incidents.models import Agent, Case, Incident, TimelineEvent
+from crisiscast.incidents.store import Store
 
 M = timedelta(minutes=1)
 
@@ -52,8 +52,9 @@ def sms(home: Path) -> list[dict[str, Any]]:
 
 
 def sweep(db: Store, at: datetime, **options: Any) -> dict[str, int]:
-    summary = sla_sweep(database_url=db.url.render_as_string(hide_password=False), now=at,
-                        **options)  # fmt: skip
+    summary = sla_sweep(
+        database_url=db.url.render_as_string(hide_password=False), now=at, **options
+    )
     return summary["INC-1"]
 
 
@@ -82,3 +83,126 @@ def test_urgent_case_is_assigned_and_paged_once(db: Store, home: Path) -> None:
     assert CUSTOMER not in pages[0]["text"]
     with db.session() as session:
         assert ag.holder_of(session, low.id) is None  # low cases wait for NEXT or the web queue
+
+
+def test_no_ack_in_time_moves_the_case_to_another_agent(db: Store, home: Path) -> None:
+    """A page not ACKed within the timeout is released and the next agent is paged."""
+    with db.session() as session:
+        first, second = make_agent(session, 1), make_agent(session, 2)
+        case = make_case(session, incident(session))
+    sweep(db, T0)
+    counts = sweep(db, T0 + 5 * M)
+    assert (counts["released_no_ack"], counts["assigned"]) == (1, 1)
+    assert [p["address"] for p in sms(home)] == [first.phone, second.phone]
+    with db.session() as session:
+        held = ag.holder_of(session, case.id)
+        assert held is not None
+        assert held.agent_id == second.id
+
+
+def test_breach_repages_then_pages_backup_then_tells_commander(db: Store, home: Path) -> None:
+    """First-response breach: re-page the holder once, the backup after the re-page had its
+    time; resolution breach: the commander is told once."""
+    commander = "+15005550999"
+    with db.session() as session:
+        first, backup = make_agent(session, 1), make_agent(session, 2, languages=["en"])
+        case = make_case(session, incident(session))
+    options = {"ack_timeout_minutes": 30, "commander": commander}
+    sweep(db, T0, **options)
+    assert sweep(db, T0 + 16 * M, **options) == {"repage": 1, "backup_waiting": 1}
+    assert sweep(db, T0 + 17 * M, **options) == {"backup_waiting": 1}
+    counts = sweep(db, T0 + 47 * M, **options)
+    assert (counts["released_no_ack"], counts["page_backup"]) == (1, 1)
+    with db.session() as session:
+        reply = handle_agent_message(session, str(backup.phone), f"ACK {case.id}", now=T0 + 50 * M)
+        assert reply is not None
+        assert reply.startswith(f"Case {case.id} is yours")
+    assert sweep(db, T0 + 121 * M, **options) == {"notify_commander": 1}
+    assert sweep(db, T0 + 122 * M, **options) == {}
+    texts = [(p["address"], p["text"].split("\n")[0]) for p in sms(home)]
+    assert texts == [
+        (first.phone, f"URGENT case {case.id} INC-1 (rescue)"),
+        (first.phone, f"STILL WAITING: URGENT case {case.id} INC-1 (rescue)"),
+        (backup.phone, f"URGENT case {case.id} INC-1 (rescue)"),
+        (
+            commander,
+            f"INC-1: case {case.id} (urgent) resolution_breach. Open the dashboard to "
+            "reassign or step in.",
+        ),
+    ]
+    assert [a["kind"] for a in kinds(db, "sla_action")] == [
+        "repage",
+        "page_backup",
+        "notify_commander",
+    ]
+
+
+def test_quiet_customer_is_reminded_once_per_wait(db: Store, home: Path) -> None:
+    """A case waiting on the customer for two hours gets one reminder, in their language."""
+    with db.session() as session:
+        make_agent(session, 1)
+        case = make_case(session, incident(session), severity="medium")
+        session.get_one(Case, case.id).paused_at = T0
+    assert sweep(db, T0 + 119 * M) == {}
+    assert sweep(db, T0 + 120 * M) == {"remind_customer": 1}
+    assert sweep(db, T0 + 180 * M) == {}
+    [reminder] = sms(home)
+    assert reminder["address"] == CUSTOMER
+    assert f"เคส {case.id}" in reminder["text"]
+
+
+def test_backlog_scales_up_from_standby_and_releases_when_it_falls(db: Store, home: Path) -> None:
+    """Past the playbook's backlog threshold standby people are invited; YES activates them;
+    once the backlog falls the idle temporary agents are released."""
+    with db.session() as session:
+        make_agent(session, 1, capacity=1)
+        standby = [make_agent(session, n, temporary=True, active=False) for n in (11, 12, 13, 14)]
+        cases = [make_case(session, incident(session), severity="high") for _ in range(22)]
+    counts = sweep(db, T0)
+    assert counts["standby_invited"] == 4  # ceil((22 - 5) / 5) temporary agents wanted
+    invites = [p for p in sms(home) if "Reply YES" in p["text"]]
+    assert {p["address"] for p in invites} == {a.phone for a in standby}
+    assert sweep(db, T0 + M).get("standby_invited", 0) == 0  # asked already: not again
+    with db.session() as session:
+        reply = handle_agent_message(session, str(standby[0].phone), "yes", now=T0 + 2 * M)
+        assert reply is not None
+        assert reply.endswith("Incident INC-1.")
+        for case in cases[:20]:
+            row = session.get_one(Case, case.id)
+            row.resolved_at, row.status = T0 + 3 * M, "resolved"
+    assert sweep(db, T0 + 4 * M) == {"temporary_released": 1}
+    with db.session() as session:
+        assert not session.get_one(Agent, standby[0].id).active
+    assert kinds(db, "staffing_release")[0]["agents"] == [standby[0].id]
+
+
+def test_expired_pass_releases_and_requeues_its_case(db: Store, home: Path) -> None:
+    """When a day pass ends the agent is released and their case is paged to someone else."""
+    end = T0 + 12 * 60 * M
+    with db.session() as session:
+        temp = make_agent(session, 1, temporary=True, pass_expires_at=end)
+        case = make_case(session, incident(session))
+        ag.assign_case(session, case, temp, now=end - M)
+        session.flush()
+        ag.holder_of(session, case.id).acked_at = end - M  # type: ignore[union-attr]
+        session.get_one(Case, case.id).first_responded_at = end - M
+        other = make_agent(session, 2)
+    summary = sla_sweep(database_url=db.url.render_as_string(hide_password=False), now=end)
+    assert summary["all"] == {"passes_expired": 1}
+    assert summary["INC-1"]["assigned"] == 1
+    with db.session() as session:
+        assert not session.get_one(Agent, temp.id).active
+        held = ag.holder_of(session, case.id)
+        assert held is not None
+        assert held.agent_id == other.id
+    assert [r["reason"] for r in kinds(db, "case_released")] == ["pass_expired"]
+
+
+def test_backup_page_is_not_followed_by_a_repage(db: Store, home: Path) -> None:
+    """A breached case nobody held is paged to a backup once; the next sweep does not re-page."""
+    with db.session() as session:
+        agent = make_agent(session, 1)
+        make_case(session, incident(session))
+    assert sweep(db, T0 + 16 * M, ack_timeout_minutes=30) == {"page_backup": 1}
+    assert sweep(db, T0 + 17 * M, ack_timeout_minutes=30) == {}
+    assert [p["address"] for p in sms(home)] == [agent.phone]
