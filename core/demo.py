@@ -8,8 +8,9 @@ leaves the machine even where credentials are set.
 from __future__ import annotations
 
 import csv
+import json
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,8 @@ def write_contacts(path: Path, count: int = DEMO_CONTACTS) -> list[str]:
 
 
 def run_demo(playbook: Path, settings: Settings, out: Console) -> str:
-    """Validate, preview, launch and broadcast an exercise, take replies, show the status."""
+    """The whole story: validate, preview, launch and broadcast an exercise, take replies,
+    page an agent who acts by SMS, escalate a breach, stand down, write the report."""
     from crisiscast import cli
     from crisiscast.playbook import load_playbook, render_all, render_title, sample_params
 
@@ -104,25 +106,94 @@ def run_demo(playbook: Path, settings: Settings, out: Console) -> str:
     _show_outbox(settings, ref, out)
 
     out.rule("4. replies arrive and are triaged")
-    _replies(settings, phones, out)
+    cases = _replies(settings, phones, out)
 
-    out.rule(f"5. crisiscast status {ref}")
+    _agents_story(settings, ref, cases, out)
+
+    out.rule(f"9. crisiscast status {ref}")
     store = cli._open_store(settings)
     try:
         from crisiscast.incidents import store as st
+        from crisiscast.incidents.report import collect
+        from crisiscast.incidents.report_render import write_report
 
         with store.session() as session:
-            summary = st.incident_summary(session, st.get_incident(session, ref))
+            incident_row = st.get_incident(session, ref)
+            summary = st.incident_summary(session, incident_row)
+            data = collect(session, incident_row, datetime.now(UTC))
     finally:
         store.dispose()
     cli._print_summary(summary)
+    files = write_report(data, settings.home / "reports")
+    out.print(f"\nReport: {files.markdown} and {files.html}", highlight=False)
     out.print(
-        f"\nDone. The incident is in {store.safe_url}; `crisiscast status {ref}` shows it again "
-        "and `prefect flow-run ls` lists the runs. With `crisiscast serve` running, the "
-        f"incident page and banner are at http://127.0.0.1:8765/incidents/{ref}/",
+        f"Done. `crisiscast status {ref}` shows the incident again and `prefect flow-run ls` "
+        "lists the runs. With `crisiscast serve` running, the incident page is at "
+        f"http://127.0.0.1:8765/incidents/{ref}/",
         highlight=False,
     )
     return ref
+
+
+AGENT_PHONE = "+66810000001"
+
+
+def _agents_story(settings: Settings, ref: str, cases: list[int], out: Console) -> None:
+    """Assignment, an SMS page, the agent's ACK and DONE, a breach, stand-down."""
+    from crisiscast.flows.sla_sweep import sla_sweep
+    from crisiscast.flows.stand_down import stand_down
+    from crisiscast.incidents.agent_desk import handle_agent_message
+    from crisiscast.incidents.agents import add_agent
+    from crisiscast.incidents.store import Store
+
+    store = Store.from_settings(settings)
+    store.upgrade()
+    out.rule("5. on-call agents: the sweep assigns urgent cases and pages by SMS")
+    try:
+        with store.session() as session:
+            add_agent(session, name="Noi (on call)", phone=AGENT_PHONE, languages=["th", "en"],
+                      skills=["rescue"], capacity=2)  # fmt: skip
+        done = sla_sweep(settings.database_url)
+        out.print(f"sweep: {_actions(done, ref)}", highlight=False)
+        page = _first_page(settings, ref)
+        if page:
+            out.print("[dim]page sent by SMS:[/dim] ", end="", highlight=False)
+            out.print(page, highlight=False, markup=False)
+
+        out.rule("6. the agent answers by SMS, from the phone, without logging in")
+        first = cases[0] if cases else 0
+        for command in (f"ack {first}", f"DONE {first} family of 4 taken out by boat"):
+            with store.session() as session:
+                reply = handle_agent_message(session, AGENT_PHONE, command, now=datetime.now(UTC))
+            out.print(f"> {command}\n< {reply}", highlight=False, markup=False)
+
+        out.rule("7. 45 minutes later: the Thai urgent case breached its SLA")
+        later = datetime.now(UTC) + timedelta(minutes=45)
+        done = sla_sweep(settings.database_url, now=later, commander="commander@example.org")
+        out.print(f"sweep: {_actions(done, ref)}", highlight=False)
+    finally:
+        store.dispose()
+
+    out.rule(f"8. crisiscast stand-down {ref}")
+    from crisiscast.flows.launch import public_url
+
+    result = stand_down(ref, settings.database_url, public_url())
+    shown = {k: v for k, v in result.items() if k not in ("ref",)}
+    out.print(f"stood down: {shown}", highlight=False, markup=False)
+
+
+def _actions(done: dict[str, dict[str, int]], ref: str) -> str:
+    actions = done.get(ref, {})
+    return ", ".join(f"{k} {v}" for k, v in sorted(actions.items()) if v) or "nothing due"
+
+
+def _first_page(settings: Settings, ref: str) -> str | None:
+    path = settings.outbox_dir / ref / "sms.jsonl"
+    if not path.exists():
+        return None
+    pages = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    pages = [p for p in pages if str(p.get("key", "")).startswith("page:")]
+    return str(pages[0].get("text", "")) if pages else None
 
 
 def _show_outbox(settings: Settings, ref: str, out: Console) -> None:
@@ -138,7 +209,7 @@ def _show_outbox(settings: Settings, ref: str, out: Console) -> None:
     out.print(table)
 
 
-def _replies(settings: Settings, phones: list[str], out: Console) -> None:
+def _replies(settings: Settings, phones: list[str], out: Console) -> list[int]:
     """Scripted SMS replies through the same intake the webhooks use."""
     from crisiscast.incidents.intake import Inbound, Intake
     from crisiscast.incidents.store import Store
@@ -148,11 +219,14 @@ def _replies(settings: Settings, phones: list[str], out: Console) -> None:
     intake = Intake(store)
     table = Table("reply", "outcome", "severity", "lang", "auto-reply (start)")
     stamp = datetime.now(UTC)
+    cases: list[int] = []
     try:
         for n, (who, text) in enumerate(REPLIES):
             sid = f"SMdemo{stamp:%Y%m%d%H%M%S%f}{n}"
             result = intake.receive(Inbound("sms", sid, phones[who], text), now=datetime.now(UTC))
             case = f" #{result.case_id}" if result.case_id else ""
+            if result.case_id and result.severity == "urgent":
+                cases.append(result.case_id)
             reply = (result.reply or "").replace("\n", " ")
             table.add_row(
                 text[:40], f"{result.outcome}{case}", result.severity or "", result.language or "",
@@ -161,3 +235,4 @@ def _replies(settings: Settings, phones: list[str], out: Console) -> None:
     finally:
         store.dispose()
     out.print(table)
+    return cases

@@ -42,6 +42,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from crisiscast.config import Settings
 from crisiscast.errors import ChannelError, NotFoundError, StoreError
 from crisiscast.incidents import acknowledge as ack
+from crisiscast.incidents.agent_desk import handle_agent_message
 from crisiscast.incidents.intake import Inbound, Intake, IntakeResult, Pending
 from crisiscast.incidents.optout import OPT_OUT_WORDS
 from crisiscast.incidents.store import Store
@@ -159,6 +160,16 @@ class Webhooks:
         sid, sender = form.get("MessageSid", "").strip(), form.get("From", "").strip()
         if not sid or not sender:
             return PlainTextResponse("MessageSid and From are required", status_code=400)
+        try:
+            # On-call agents command by SMS (ACK 42, DONE 42 ...); everyone else is a customer.
+            command_reply = await run_in_threadpool(
+                self._agent_command, sender, form.get("Body", "")
+            )
+        except StoreError as exc:
+            log.error("twilio sms: store unavailable, Twilio will retry: %s", exc)
+            return _unavailable("the incident store is unavailable; retry later")
+        if command_reply is not None:
+            return _twiml(command_reply)
         message = Inbound("sms", sid, sender, form.get("Body", ""))
         try:
             result = await self.receive(message, "short")
@@ -171,6 +182,11 @@ class Webhooks:
         ):
             return _twiml(None)
         return _twiml(result.reply)
+
+    def _agent_command(self, sender: str, body: str) -> str | None:
+        """Apply an agent's command and return the confirmation; None when not an agent."""
+        with self.intake.store.session() as session:
+            return handle_agent_message(session, sender, body, now=self.clock())
 
     async def sendgrid_inbound(self, request: Request, background: BackgroundTasks) -> Response:
         creds = self.settings.inbound_email

@@ -322,3 +322,22 @@ def test_web_form_is_size_and_rate_limited(client: TestClient, store: Store, inc
              for n in range(6)]  # fmt: skip
     assert codes == [200] * 5 + [429]
     assert count(store, InboundMessage) == 5
+
+
+def test_agent_acks_a_case_by_sms(client: TestClient, store: Store) -> None:
+    """An on-call agent's `ACK n` from their known number acknowledges the case, not a new one."""
+    from crisiscast.incidents.agents import add_agent, assign_case
+
+    sms(client, "200 people are trapped by the water near the school")
+    case = only_case(store)
+    with store.session() as session:
+        agent = add_agent(session, name="Noi", phone="+66810000099", languages=["th", "en"])
+        assign_case(session, session.get(Case, case.id), agent, now=datetime.now(UTC))
+    status, twiml = sms(client, f"ack  {case.id}", sid="SM" + "2" * 32, sender="+66810000099")
+    assert status == 200 and "<Message>" in twiml and str(case.id) in twiml
+    assert count(store, Case) == 1  # a command, not a customer message
+    assert only_case(store).first_responded_at is not None
+    status, twiml = sms(client, "ACK 9999", sid="SM" + "3" * 32, sender="+66810000099")
+    assert status == 200 and "9999" in twiml
+    with store.session() as session:
+        assert session.get(Case, 9999) is None
