@@ -17,7 +17,7 @@ How to add a channel:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import ClassVar, Literal, Self
@@ -177,3 +177,23 @@ def settle(
         raise error(f"{channel.name}: {trouble.reason}")
     deferred = f"deferred: {trouble.reason}"
     return done + [DeliveryResult.failed(m.key, deferred, retryable=True) for m in pending]
+
+
+def send_each(
+    channel: Channel,
+    batch: Sequence[OutgoingMessage],
+    send_one: Callable[[OutgoingMessage], DeliveryResult | ChannelTrouble],
+) -> list[DeliveryResult]:
+    """Send a batch one message at a time, for providers without a batch API.
+
+    At channel trouble the rest of the batch is settled (see ``settle``), so nothing already
+    sent is sent again.
+    """
+    check_batch_size(channel, batch)
+    results: list[DeliveryResult] = []
+    for index, message in enumerate(batch):
+        result = send_one(message)
+        if isinstance(result, ChannelTrouble):
+            return settle(channel, results, batch[index:], result)
+        results.append(result)
+    return results

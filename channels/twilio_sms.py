@@ -31,9 +31,8 @@ from crisiscast.channels.base import (
     DeliveryResult,
     OutgoingMessage,
     PreparedMessage,
-    check_batch_size,
     missing_address,
-    settle,
+    send_each,
 )
 from crisiscast.channels.masking import mask_phone, mask_secret
 from crisiscast.channels.sms_segments import MAX_BODY, prepare_sms
@@ -148,14 +147,7 @@ class TwilioSmsChannel(Channel):
 
     def send(self, batch: Sequence[OutgoingMessage]) -> list[DeliveryResult]:
         """Send each message; stop at channel trouble so nothing already sent is repeated."""
-        check_batch_size(self, batch)
-        results: list[DeliveryResult] = []
-        for index, message in enumerate(batch):
-            result = self._send_one(message)
-            if isinstance(result, ChannelTrouble):
-                return settle(self, results, batch[index:], result)
-            results.append(result)
-        return results
+        return send_each(self, batch, self._send_one)
 
     def _send_one(self, message: OutgoingMessage) -> DeliveryResult | ChannelTrouble:
         if not message.address:

@@ -22,8 +22,7 @@ from crisiscast.channels.base import (
     DeliveryResult,
     OutgoingMessage,
     PreparedMessage,
-    check_batch_size,
-    settle,
+    send_each,
 )
 from crisiscast.channels.masking import mask_secret
 from crisiscast.channels.x_thread import MAX_WEIGHTED, prepare_post
@@ -117,14 +116,7 @@ class XSocialChannel(Channel):
 
     def send(self, batch: Sequence[OutgoingMessage]) -> list[DeliveryResult]:
         """Post each message (thread); channel trouble stops the batch without re-posting."""
-        check_batch_size(self, batch)
-        results: list[DeliveryResult] = []
-        for index, message in enumerate(batch):
-            result = self._post_thread(message)
-            if isinstance(result, ChannelTrouble):
-                return settle(self, results, batch[index:], result)
-            results.append(result)
-        return results
+        return send_each(self, batch, self._post_thread)
 
     def _post_thread(self, message: OutgoingMessage) -> DeliveryResult | ChannelTrouble:
         parts = prepare_post(message).parts

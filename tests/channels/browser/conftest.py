@@ -39,9 +39,11 @@ def _missing_browser() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: playwright's sync API keeps an event loop running in the main
+# thread while it is open, which would break later tests that call asyncio.run().
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the session (skipped outside CI when unavailable)."""
+    """One headless Chromium per test module (skipped outside CI when unavailable)."""
     reason = _missing_browser()
     if reason is not None:
         if os.environ.get("CI"):
