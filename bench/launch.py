@@ -36,13 +36,13 @@ def _env(home: Path) -> dict[str, str]:
 
 
 def _first_record(outbox: Path) -> bool:
-    return any(p.stat().st_size > 0 for p in outbox.glob("*.jsonl")) if outbox.exists() else False
+    return any(p.stat().st_size > 0 for p in outbox.rglob("*.jsonl")) if outbox.exists() else False
 
 
 def timed(cmd: list[str], env: dict[str, str], outbox: Path | None = None) -> tuple[float, float]:
     """Seconds until the process exits, and until the first outbox record (or exit)."""
     if outbox is not None and outbox.exists():
-        for f in outbox.glob("*.jsonl"):
+        for f in outbox.rglob("*.jsonl"):
             f.unlink()
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
