@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from crisiscast.incidents.triage.builtin import CATEGORIES
+from crisiscast.incidents.triage.builtin import SIGNALS as BUILT_IN_SIGNALS
 from crisiscast.incidents.triage.config import (
     CategoryRule,
     Question,
@@ -37,15 +38,36 @@ def config_from_playbook(playbook: Playbook, *, use_model: bool = True) -> Triag
         default_impact=severity.default.impact,
         default_urgency=severity.default.urgency,
         languages=languages,
-        signals=tuple(
-            SignalRule(s.name, _lowered(s.patterns), s.impact, s.urgency) for s in severity.signals
-        ),
+        signals=_signals(playbook),
         categories=tuple(
             _category(c, languages[0], _names(playbook.categories)) for c in playbook.categories
         ),
         questions=tuple(Question(q.id, tuple(q.answered_by)) for q in playbook.triage_questions),
         use_model=use_model,
     )
+
+
+def _signals(playbook: Playbook) -> tuple[SignalRule, ...]:
+    """The playbook's signals, on top of the built-in ones its scales can express.
+
+    A playbook written for an outage still has to see "people are trapped" or "our hospital's
+    systems are down": built-in signals stay unless the playbook redefines one by name, and are
+    kept only where their impact and urgency labels exist in the playbook's scales.
+    """
+    own = tuple(
+        SignalRule(s.name, _lowered(s.patterns), s.impact, s.urgency)
+        for s in playbook.severity.signals
+    )
+    names = {rule.name for rule in own}
+    impact, urgency = set(playbook.severity.impact), set(playbook.severity.urgency)
+    kept = tuple(
+        rule
+        for rule in BUILT_IN_SIGNALS
+        if rule.name not in names
+        and (rule.impact is None or rule.impact in impact)
+        and (rule.urgency is None or rule.urgency in urgency)
+    )
+    return own + kept
 
 
 def _lowered(raw: Mapping[str, list[str]]) -> dict[str, tuple[str, ...]]:

@@ -47,3 +47,23 @@ def test_thai_reply_finds_a_playbook_category_by_borrowed_phrases(flood: TriageC
     """A playbook category named like a built-in one (supplies/water) is found in Thai too."""
     result = triage("ไม่มีน้ำดื่มเลย", flood)
     assert (result.category, result.subcategory) == ("supplies", "water")
+
+
+def test_outage_playbook_still_sees_danger_it_does_not_name() -> None:
+    """An outage playbook without a hospital signal still makes "hospital systems down" urgent."""
+    from pathlib import Path
+
+    from crisiscast.incidents.triage import config_from_playbook
+    from crisiscast.playbook import load_playbook
+
+    playbook = Path(__file__).resolve().parents[3] / "playbooks" / "saas-outage.yaml"
+    outage = config_from_playbook(load_playbook(playbook))
+    result = triage("our hospital's systems are down", outage)
+    assert result.severity == "urgent"
+    assert any("hospital" in reason for reason in result.why)
+    assert triage("just checking in", outage).severity == "low"
+
+
+def test_playbook_signal_replaces_the_built_in_of_the_same_name(flood: TriageConfig) -> None:
+    """A playbook's own danger_to_life rule is the one used, not the built-in one beside it."""
+    assert [s.name for s in flood.signals].count("danger_to_life") == 1
