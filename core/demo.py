@@ -29,6 +29,14 @@ REPLIES = (
     (3, "just checking in"),
     (4, "STOP"),
 )
+# Then the wave: many people at once, as in a real flood (enough to need more hands).
+WAVE = (
+    "Water is up to the first floor, {n} of us trapped upstairs, please send a boat",
+    "น้ำท่วมสูงมาก ติดอยู่บนหลังคา {n} คน ช่วยด้วย",
+)
+WAVE_SIZE = 24
+STANDBY = (("Lek (standby)", "+66810000101"), ("Dao (standby)", "+66810000102"),
+           ("Ton (standby)", "+66810000103"))  # fmt: skip
 
 
 def _as_param(value: Any) -> str:
@@ -139,7 +147,7 @@ AGENT_PHONE = "+66810000001"
 
 
 def _agents_story(settings: Settings, ref: str, cases: list[int], out: Console) -> None:
-    """Assignment, an SMS page, the agent's ACK and DONE, a breach, stand-down."""
+    """Assignment, an SMS page, the agent's ACK and DONE, scale-up, a breach, stand-down."""
     from crisiscast.flows.sla_sweep import sla_sweep
     from crisiscast.flows.stand_down import stand_down
     from crisiscast.incidents.agent_desk import handle_agent_message
@@ -153,12 +161,25 @@ def _agents_story(settings: Settings, ref: str, cases: list[int], out: Console) 
         with store.session() as session:
             add_agent(session, name="Noi (on call)", phone=AGENT_PHONE, languages=["th", "en"],
                       skills=["rescue"], capacity=2)  # fmt: skip
+            for name, phone in STANDBY:  # volunteers on the standby list, not on duty
+                add_agent(session, name=name, phone=phone, languages=["th", "en"],
+                          skills=["rescue"], capacity=5, temporary=True, active=False)  # fmt: skip
         done = sla_sweep(settings.database_url)
         out.print(f"sweep: {_actions(done, ref)}", highlight=False)
         page = _first_page(settings, ref)
         if page:
             out.print("[dim]page sent by SMS:[/dim] ", end="", highlight=False)
             out.print(page, highlight=False, markup=False)
+        invitation = _first_sms(settings, ref, "invite")
+        if invitation:
+            out.print("[dim]backlog too high, standby invited by SMS:[/dim] ", end="")
+            out.print(invitation, highlight=False, markup=False)
+        for _, phone in STANDBY[:2]:
+            with store.session() as session:
+                reply = handle_agent_message(session, phone, "YES", now=datetime.now(UTC))
+            out.print(f"> YES (from a standby volunteer)\n< {reply}", highlight=False, markup=False)
+        done = sla_sweep(settings.database_url)
+        out.print(f"sweep: {_actions(done, ref)}", highlight=False)
 
         out.rule("6. the agent answers by SMS, from the phone, without logging in")
         first = cases[0] if cases else 0
@@ -167,7 +188,7 @@ def _agents_story(settings: Settings, ref: str, cases: list[int], out: Console) 
                 reply = handle_agent_message(session, AGENT_PHONE, command, now=datetime.now(UTC))
             out.print(f"> {command}\n< {reply}", highlight=False, markup=False)
 
-        out.rule("7. 45 minutes later: the Thai urgent case breached its SLA")
+        out.rule("7. 45 minutes later: unanswered urgent cases breach their SLA and escalate")
         later = datetime.now(UTC) + timedelta(minutes=45)
         done = sla_sweep(settings.database_url, now=later, commander="commander@example.org")
         out.print(f"sweep: {_actions(done, ref)}", highlight=False)
@@ -188,12 +209,20 @@ def _actions(done: dict[str, dict[str, int]], ref: str) -> str:
 
 
 def _first_page(settings: Settings, ref: str) -> str | None:
+    return _first_sms(settings, ref, "page")
+
+
+def _first_sms(settings: Settings, ref: str, kind: str) -> str | None:
+    """The first SMS of a kind (its key starts ``kind:``) that the outbox recorded."""
     path = settings.outbox_dir / ref / "sms.jsonl"
     if not path.exists():
         return None
-    pages = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    pages = [p for p in pages if str(p.get("key", "")).startswith("page:")]
-    return str(pages[0].get("text", "")) if pages else None
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            record = json.loads(line)
+            if str(record.get("key", "")).startswith(f"{kind}:"):
+                return str(record.get("text", ""))
+    return None
 
 
 def _show_outbox(settings: Settings, ref: str, out: Console) -> None:
@@ -211,7 +240,7 @@ def _show_outbox(settings: Settings, ref: str, out: Console) -> None:
 
 def _replies(settings: Settings, phones: list[str], out: Console) -> list[int]:
     """Scripted SMS replies through the same intake the webhooks use."""
-    from crisiscast.incidents.intake import Inbound, Intake
+    from crisiscast.incidents.intake import Inbound, Intake, Pending
     from crisiscast.incidents.store import Store
 
     store = Store.from_settings(settings)
@@ -232,7 +261,15 @@ def _replies(settings: Settings, phones: list[str], out: Console) -> list[int]:
                 text[:40], f"{result.outcome}{case}", result.severity or "", result.language or "",
                 reply[:48],
             )  # fmt: skip
+        wave = [
+            Pending(Inbound("sms", f"SMwave{stamp:%Y%m%d%H%M%S%f}{i}", phones[10 + i],
+                            WAVE[i % 2].format(n=2 + i % 5)), datetime.now(UTC), "short")
+            for i in range(WAVE_SIZE)
+        ]  # fmt: skip
+        by_severity = Counter(r.severity for r in intake.receive_many(wave))
     finally:
         store.dispose()
     out.print(table)
+    shown = ", ".join(f"{n} {sev}" for sev, n in sorted(by_severity.items(), key=str))
+    out.print(f"…then a wave of {WAVE_SIZE} more replies, English and Thai: {shown}")
     return cases
