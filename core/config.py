@@ -17,6 +17,8 @@ from crisiscast.errors import ConfigError
 
 ENV_HOME = "CRISISCAST_HOME"
 ENV_DATABASE_URL = "CRISISCAST_DATABASE_URL"
+ENV_SENDGRID_EVENT_KEY = "SENDGRID_EVENT_WEBHOOK_PUBLIC_KEY"
+TWILIO_STATUS_PATH = "/webhooks/twilio/status"
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,10 @@ class Settings:
     # signs the exact URL it called, so signature checks need it.
     public_url: str | None = None
     inbound_email: InboundEmailSettings | None = None
+    # SendGrid's Event Webhook verification key (base64 DER of an ECDSA P-256 public key, as
+    # shown under Mail Settings > Event Webhook > Signed Event Webhook). Public, so not a secret;
+    # without it the event webhook refuses every post instead of accepting unsigned ones.
+    sendgrid_event_key: str | None = None
 
     @property
     def outbox_dir(self) -> Path:
@@ -100,6 +106,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     home = Path(env.get(ENV_HOME) or Path.home() / ".crisiscast").expanduser()
     database_url = env.get(ENV_DATABASE_URL) or f"sqlite:///{home / 'crisiscast.db'}"
 
+    public_url = (env.get("CRISISCAST_PUBLIC_URL") or "").rstrip("/") or None
+    if public_url and not public_url.startswith(("https://", "http://")):
+        raise ConfigError(
+            f"CRISISCAST_PUBLIC_URL={public_url!r} is not a URL: give the address providers "
+            "call, e.g. https://crisis.example.org"
+        )
     twilio = None
     if creds := _need(env, "Twilio", ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"]):
         sender = env.get("TWILIO_FROM_NUMBER")
@@ -114,7 +126,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             auth_token=SecretStr(creds["TWILIO_AUTH_TOKEN"]),
             from_number=sender,
             messaging_service_sid=service,
-            status_callback=env.get("TWILIO_STATUS_CALLBACK"),
+            # Delivery receipts come back to our own route unless told otherwise.
+            status_callback=env.get("TWILIO_STATUS_CALLBACK")
+            or (f"{public_url}{TWILIO_STATUS_PATH}" if public_url else None),
         )
 
     sendgrid = None
@@ -134,12 +148,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         inbound_email = InboundEmailSettings(
             username=creds[names[0]], password=SecretStr(creds[names[1]])
         )
-    public_url = (env.get("CRISISCAST_PUBLIC_URL") or "").rstrip("/") or None
-    if public_url and not public_url.startswith(("https://", "http://")):
-        raise ConfigError(
-            f"CRISISCAST_PUBLIC_URL={public_url!r} is not a URL: give the address providers "
-            "call, e.g. https://crisis.example.org"
-        )
     return Settings(
         home=home,
         database_url=database_url,
@@ -149,4 +157,33 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         apprise_urls=apprise_urls,
         public_url=public_url,
         inbound_email=inbound_email,
+        sendgrid_event_key=_sendgrid_event_key(env.get(ENV_SENDGRID_EVENT_KEY)),
     )
+
+
+def _sendgrid_event_key(value: str | None) -> str | None:
+    """The key as SendGrid shows it (PEM armour and line breaks dropped), checked to load now.
+
+    A key that cannot verify anything would otherwise surface as every receipt refused.
+    """
+    if not value or not value.strip():
+        return None
+    lines = [line.strip() for line in value.strip().splitlines()]
+    key = "".join(line for line in lines if line and not line.startswith("-----"))
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+    from sendgrid.helpers.eventwebhook import EventWebhook
+
+    try:
+        loaded = EventWebhook().convert_public_key_to_ecdsa(key)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise ConfigError(
+            f"{ENV_SENDGRID_EVENT_KEY} is not a public key ({exc}): copy the verification key "
+            "from SendGrid (Mail Settings > Event Webhook > Signed Event Webhook)"
+        ) from None
+    if not isinstance(loaded, EllipticCurvePublicKey):
+        raise ConfigError(
+            f"{ENV_SENDGRID_EVENT_KEY} is a {type(loaded).__name__}, not the ECDSA key SendGrid "
+            "signs events with: copy the Signed Event Webhook verification key"
+        )
+    return key

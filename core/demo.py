@@ -64,6 +64,7 @@ def run_demo(playbook: Path, settings: Settings, out: Console) -> str:
     """The whole story: validate, preview, launch and broadcast an exercise, take replies,
     page an agent who acts by SMS, escalate a breach, stand down, write the report."""
     from crisiscast import cli
+    from crisiscast.cli_common import open_store
     from crisiscast.playbook import load_playbook, render_all, render_title, sample_params
 
     if not playbook.exists():
@@ -119,7 +120,7 @@ def run_demo(playbook: Path, settings: Settings, out: Console) -> str:
     _agents_story(settings, ref, cases, out)
 
     out.rule(f"9. crisiscast status {ref}")
-    store = cli._open_store(settings)
+    store = open_store(settings)
     try:
         from crisiscast.incidents import store as st
         from crisiscast.incidents.report import collect

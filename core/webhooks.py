@@ -8,6 +8,8 @@
   call, no extra credentials, and Twilio delivers it from the number the person wrote to.
 - ``POST /webhooks/sendgrid/inbound``: Inbound Parse, multipart, HTTP basic auth. The
   acknowledgement is sent by the email channel after the response (SendGrid expects no body).
+- ``POST /webhooks/twilio/status`` and ``POST /webhooks/sendgrid/events``: delivery receipts
+  that update the ledger (``crisiscast.receipts``).
 - ``POST /incidents/{ref}/reply``: the form on the public incident page. It uses no cookies or
   sessions, so there is nothing for a cross-site request to ride on; size and rate limits keep
   it from being a spam cannon.
@@ -29,14 +31,12 @@ from collections.abc import AsyncGenerator, Callable
 from datetime import UTC, datetime, tzinfo
 from email.parser import HeaderParser
 from email.utils import parseaddr
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from starlette.datastructures import Headers
 from starlette.formparsers import MultiPartException, MultiPartParser
-from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.twiml.messaging_response import MessagingResponse
 
 from crisiscast.config import Settings
@@ -47,59 +47,24 @@ from crisiscast.incidents.intake import Inbound, Intake, IntakeResult, Pending
 from crisiscast.incidents.optout import OPT_OUT_WORDS
 from crisiscast.incidents.store import Store
 from crisiscast.intake_queue import IntakeQueue
+from crisiscast.receipts import Receipts
 from crisiscast.reply_form import FormLimiter, confirmation_page, form_problem_page, read_reply_form
+from crisiscast.webhook_http import (
+    MAX_FIELDS,
+    BadRequest,
+    parse_form,
+    problem,
+    public_url,
+    read_limited,
+    twilio_signed,
+    unavailable,
+)
 
 log = logging.getLogger(__name__)
 
 SMS_LIMIT = 16 * 1024  # a Twilio SMS webhook is ~1 KB; 10 media URLs stay far below this
 EMAIL_LIMIT = 5 * 1024 * 1024  # text and headers; attachments are not kept
-MAX_FIELDS = 100
 Clock = Callable[[], datetime]
-
-
-class BadRequest(Exception):
-    """A request refused with ``status`` and a message that says what to fix."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The request body, refusing (413) more than ``limit`` bytes without reading it all."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BadRequest(413, f"body of {declared} bytes is over the {limit}-byte limit")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BadRequest(413, f"body is over the {limit}-byte limit")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def parse_form(body: bytes, content_type: str) -> dict[str, str]:
-    """A form-encoded body as a dict; 415 for another type, 400 for a malformed body."""
-    if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
-        raise BadRequest(415, "send the form as application/x-www-form-urlencoded")
-    try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadRequest(400, f"malformed form body: {exc}") from None
-    form = dict(pairs)
-    if len(form) != len(pairs):
-        raise BadRequest(400, "a form field is repeated: send each field once")
-    return form
-
-
-def public_url(settings: Settings, request: Request) -> str:
-    """The URL the provider called: the configured public base plus this path and query."""
-    if settings.public_url is None:
-        return str(request.url)
-    query = f"?{request.url.query}" if request.url.query else ""
-    return f"{settings.public_url}{request.url.path}{query}"
 
 
 def _twiml(text: str | None) -> Response:
@@ -107,14 +72,6 @@ def _twiml(text: str | None) -> Response:
     if text:
         twiml.message(text)
     return Response(str(twiml), media_type="application/xml")
-
-
-def _problem(exc: BadRequest) -> PlainTextResponse:
-    return PlainTextResponse(str(exc), status_code=exc.status)
-
-
-def _unavailable(what: str) -> PlainTextResponse:
-    return PlainTextResponse(what, status_code=503, headers={"Retry-After": "30"})
 
 
 # Twilio answers its own English opt-out words (and blocks our reply to them).
@@ -138,7 +95,7 @@ class Webhooks:
     async def twilio_sms(self, request: Request) -> Response:
         twilio = self.settings.twilio
         if twilio is None:
-            return _unavailable(
+            return unavailable(
                 "inbound SMS is not configured: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN "
                 "(unsigned requests are never accepted)"
             )
@@ -146,15 +103,8 @@ class Webhooks:
             body = await read_limited(request, SMS_LIMIT)
             form = parse_form(body, request.headers.get("content-type", ""))
         except BadRequest as exc:
-            return _problem(exc)
-        validator = RequestValidator(twilio.auth_token.get_secret_value())
-        algorithm = get_signature_algorithm(
-            request.headers.get("x-twilio-webhooks-signature-settings")
-        )
-        signature = request.headers.get("x-twilio-signature", "")
-        if not signature or not validator.validate(
-            public_url(self.settings, request), form, signature, algorithm
-        ):
+            return problem(exc)
+        if not twilio_signed(twilio, request, form, [public_url(self.settings, request)]):
             log.warning("twilio sms: refused a request with a missing or wrong signature")
             return PlainTextResponse("invalid X-Twilio-Signature", status_code=403)
         sid, sender = form.get("MessageSid", "").strip(), form.get("From", "").strip()
@@ -167,7 +117,7 @@ class Webhooks:
             )
         except StoreError as exc:
             log.error("twilio sms: store unavailable, Twilio will retry: %s", exc)
-            return _unavailable("the incident store is unavailable; retry later")
+            return unavailable("the incident store is unavailable; retry later")
         if command_reply is not None:
             return _twiml(command_reply)
         message = Inbound("sms", sid, sender, form.get("Body", ""))
@@ -175,7 +125,7 @@ class Webhooks:
             result = await self.receive(message, "short")
         except StoreError as exc:
             log.error("twilio sms: store unavailable, Twilio will retry: %s", exc)
-            return _unavailable("the incident store is unavailable; retry later")
+            return unavailable("the incident store is unavailable; retry later")
         if (
             result.outcome == "opted_out"
             and form.get("Body", "").strip().lower() in _CARRIER_HANDLED
@@ -191,7 +141,7 @@ class Webhooks:
     async def sendgrid_inbound(self, request: Request, background: BackgroundTasks) -> Response:
         creds = self.settings.inbound_email
         if creds is None:
-            return _unavailable(
+            return unavailable(
                 "inbound email is not configured: set CRISISCAST_INBOUND_EMAIL_USER and "
                 "CRISISCAST_INBOUND_EMAIL_PASSWORD and put them in the Inbound Parse URL"
             )
@@ -205,12 +155,12 @@ class Webhooks:
             body = await read_limited(request, EMAIL_LIMIT)
             message = await _parse_inbound_email(request.headers, body)
         except BadRequest as exc:
-            return _problem(exc)
+            return problem(exc)
         try:
             result = await self.receive(message, "long")
         except StoreError as exc:
             log.error("sendgrid inbound: store unavailable, SendGrid will retry: %s", exc)
-            return _unavailable("the incident store is unavailable; retry later")
+            return unavailable("the incident store is unavailable; retry later")
         if result.reply and result.outcome == "case":
             background.add_task(self._email_reply, message.sender, result)
         return PlainTextResponse("stored")
@@ -327,11 +277,16 @@ def webhook_router(
     clock: Clock | None = None,
     local_tz: tzinfo | None = None,
 ) -> APIRouter:
-    """The inbound routes for one store; ``clock`` and ``local_tz`` are for tests and regions."""
+    """The inbound and receipt routes for one store; ``clock``, ``local_tz``: tests, regions."""
     hooks = Webhooks(
         settings, Intake(store, local_tz=local_tz), clock or (lambda: datetime.now(UTC))
     )
+    receipts = Receipts(settings, store, hooks.clock)
     router = APIRouter()
+    router.add_api_route("/webhooks/twilio/status", receipts.twilio_status, methods=["POST"],
+                         include_in_schema=False)  # fmt: skip
+    router.add_api_route("/webhooks/sendgrid/events", receipts.sendgrid_events, methods=["POST"],
+                         include_in_schema=False)  # fmt: skip
     router.add_api_route("/webhooks/twilio/sms", hooks.twilio_sms, methods=["POST"],
                          include_in_schema=False)  # fmt: skip
     router.add_api_route("/webhooks/sendgrid/inbound", hooks.sendgrid_inbound, methods=["POST"],

@@ -175,3 +175,18 @@ def test_launch_goes_through_warm_server(warm_server: dict[str, str]) -> None:
     assert bad.returncode == 1 and "eta_minutes" in bad.stderr
     status = _run(["status", "INC-1"], warm_server)
     assert "Search outage" in status.stdout and "exercise" in status.stdout
+
+
+def test_agents_add_list_release(runner: CliRunner) -> None:
+    """The roster from the command line: phones are masked in lists, release takes them off."""
+    added = runner.invoke(app, ["agents", "add", "Noi", "--phone", "+66812340001",
+                                "--language", "th", "--day-pass", "12"])  # fmt: skip
+    assert added.exit_code == 0, added.output
+    assert "agent 1 added: Noi, pass until" in added.output
+    listed = runner.invoke(app, ["agents", "list"])
+    assert "Noi" in listed.output and "+66812340001" not in listed.output
+    duplicate = runner.invoke(app, ["agents", "add", "Other", "--phone", "+66812340001"])
+    assert duplicate.exit_code == 1 and "Traceback" not in duplicate.output
+    released = runner.invoke(app, ["agents", "release", "1"])
+    assert released.exit_code == 0 and "released" in released.output
+    assert "No agents" in runner.invoke(app, ["agents", "list"]).output
