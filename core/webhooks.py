@@ -43,6 +43,7 @@ from crisiscast.config import Settings
 from crisiscast.errors import ChannelError, NotFoundError, StoreError
 from crisiscast.incidents import acknowledge as ack
 from crisiscast.incidents.agent_desk import handle_agent_message
+from crisiscast.incidents.commands import from_email
 from crisiscast.incidents.intake import Inbound, Intake, IntakeResult, Pending
 from crisiscast.incidents.optout import OPT_OUT_WORDS
 from crisiscast.incidents.store import Store
@@ -153,9 +154,23 @@ class Webhooks:
             )  # fmt: skip
         try:
             body = await read_limited(request, EMAIL_LIMIT)
-            message = await _parse_inbound_email(request.headers, body)
+            message, command = await _parse_inbound_email(request.headers, body)
         except BadRequest as exc:
             return problem(exc)
+        try:
+            # Agents command by email too ("ACK 42" as the reply's first line or subject).
+            confirmation = None
+            if not message.automated:
+                confirmation = await run_in_threadpool(self._agent_command, message.sender, command)
+        except StoreError as exc:
+            log.error("sendgrid inbound: store unavailable, SendGrid will retry: %s", exc)
+            return unavailable("the incident store is unavailable; retry later")
+        if confirmation is not None:
+            background.add_task(
+                self._send_email, key=f"command:{message.provider_id}", address=message.sender,
+                language="en", subject=f"Re: {command}"[:120], text=confirmation,
+            )  # fmt: skip
+            return PlainTextResponse("command applied")
         try:
             result = await self.receive(message, "long")
         except StoreError as exc:
@@ -167,25 +182,32 @@ class Webhooks:
 
     def _email_reply(self, address: str, result: IntakeResult) -> None:
         """Send the acknowledgement by email; a failure is logged (the message is stored)."""
+        self._send_email(
+            key=f"ack:{result.case_id}:{result.message_id}",
+            address=address,
+            language=result.language or "en",
+            subject=f"[{result.incident_ref}] case {result.case_id}",
+            text=result.reply or "",
+        )
+
+    def _send_email(
+        self, *, key: str, address: str, language: str, subject: str, text: str
+    ) -> None:
         from crisiscast.channels.base import OutgoingMessage
         from crisiscast.channels.registry import channel_for
 
         channel = channel_for("email", self.settings)
         outgoing = OutgoingMessage(
-            key=f"ack:{result.case_id}:{result.message_id}",
-            address=address,
-            language=result.language or "en",
-            text=result.reply or "",
-            subject=f"[{result.incident_ref}] case {result.case_id}",
+            key=key, address=address, language=language, text=text, subject=subject
         )
         try:
             (outcome,) = channel.send([outgoing])
         except ChannelError as exc:
-            log.warning("case=%s email acknowledgement not sent: %s", result.case_id, exc)
+            log.warning("%s: email not sent: %s", key, exc)
             return
         finally:
             channel.close()
-        log.info("case=%s email acknowledgement %s", result.case_id, outcome.status)
+        log.info("%s: email %s", key, outcome.status)
 
     async def reply_form(self, ref: str, request: Request) -> Response:
         now = self.clock()
@@ -237,8 +259,9 @@ def _basic_auth_ok(header: str | None, username: str, password: str) -> bool:
     return user_ok and secret_ok
 
 
-async def _parse_inbound_email(headers: Headers, body: bytes) -> Inbound:
-    """An Inbound Parse post as an ``Inbound``: sender, subject + text, Message-ID."""
+async def _parse_inbound_email(headers: Headers, body: bytes) -> tuple[Inbound, str]:
+    """An Inbound Parse post as an ``Inbound`` (sender, subject + text, Message-ID), and the
+    text an agent's command would be (the first line above the quote, else the subject)."""
     if not headers.get("content-type", "").lower().startswith("multipart/form-data"):
         raise BadRequest(415, "Inbound Parse posts multipart/form-data")
 
@@ -267,7 +290,8 @@ async def _parse_inbound_email(headers: Headers, body: bytes) -> Inbound:
         message_id = f"sha256:{digest[:40]}"
     automated = ack.is_automated(dict(mail_headers.items()))
     content = f"{subject}\n\n{text}".strip() if subject else text
-    return Inbound("email", message_id[:200], sender, content, automated=automated)
+    inbound = Inbound("email", message_id[:200], sender, content, automated=automated)
+    return inbound, from_email(subject, text)
 
 
 def webhook_router(

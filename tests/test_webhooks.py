@@ -341,3 +341,22 @@ def test_agent_acks_a_case_by_sms(client: TestClient, store: Store) -> None:
     assert status == 200 and "9999" in twiml
     with store.session() as session:
         assert session.get(Case, 9999) is None
+
+
+def test_agent_acks_by_email_reply(client: TestClient, store: Store, settings: Settings) -> None:
+    """An agent's email whose first line is `ACK n` acknowledges the case and is confirmed."""
+    from crisiscast.incidents.agents import add_agent, assign_case
+
+    sms(client, "200 people are trapped by the water near the school")
+    case = only_case(store)
+    with store.session() as session:
+        agent = add_agent(session, name="Nok", email="nok@example.com", languages=["en"])
+        assign_case(session, session.get(Case, case.id), agent, now=datetime.now(UTC))
+    text = f"ACK {case.id}\n\nOn Tue, crisiscast wrote:\n> URGENT case {case.id}"
+    assert parse_post(client, text, message_id="<agent1@example.com>") == 200
+    assert count(store, Case) == 1  # a command, not a new case from the agent
+    assert only_case(store).first_responded_at is not None
+    (sent,) = [
+        json.loads(x) for x in (settings.outbox_dir / "email.jsonl").read_text().splitlines()
+    ]
+    assert sent["address"] == "nok@example.com" and str(case.id) in sent["text"]
