@@ -161,7 +161,7 @@ def send_shard(
         outbox = outbox_directory(settings, ref)
         target = channel_for(kind, _channel_settings(settings, exercise), outbox_dir=outbox)
         shard = Shard(incident_id, channel, bounds, reach(audiences, channel) if bounds else None)
-        policy = RetryPolicy(rate_per_second=rate_per_second)
+        policy = RetryPolicy(rate_per_second=shard_rate(rate_per_second or target.rate_per_second))
         with target:
             report = run_shard(store, shard, target, contents, default, policy, batch_size)
         return dataclasses.asdict(report)
@@ -294,6 +294,12 @@ def broadcast(
     summary = finish(plan["incident_id"], reports, database_url)
     get_run_logger().info("incident=%s broadcast %s", plan["ref"], summary["counts"])
     return summary
+
+
+def shard_rate(channel_rate: float | None) -> float | None:
+    """Each shard's share of a channel's rate: up to SHARD_WORKERS shards of one channel run at
+    once, and together they must stay within the provider's limit (None: no limit)."""
+    return channel_rate / SHARD_WORKERS if channel_rate else None
 
 
 def outbox_directory(settings: Settings, ref: str) -> Path:

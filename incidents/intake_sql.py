@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crisiscast.incidents.cases import CLOSED_STATUSES
-from crisiscast.incidents.ledger import delivery_key
+from crisiscast.incidents.ledger import contact_key, delivery_key
 from crisiscast.incidents.models import (
     Announcement,
     Case,
@@ -104,6 +104,8 @@ def match_incidents(
             Announcement.incident_id.in_(list(infos))
         )
     ).all()
+    # Broadcasts key a contact's delivery by contact id; rows without a contact by address.
+    known = contacts(session, (sender for _, sender in senders))
     candidates: dict[str, tuple[int, int, tuple[str, str]]] = {}
     for who in set(senders):
         channel, sender = who
@@ -111,6 +113,9 @@ def match_incidents(
             if row.channel == channel:
                 key = delivery_key(row.incident_id, row.id, channel, sender)
                 candidates[key] = (row.incident_id, row.id, who)
+                if sender in known:
+                    key = contact_key(row.incident_id, row.id, channel, known[sender])
+                    candidates[key] = (row.incident_id, row.id, who)
     best: dict[tuple[str, str], tuple[int, int]] = {}
     for chunk in _chunks(list(candidates)):
         query = select(Delivery.idempotency_key).where(Delivery.idempotency_key.in_(chunk))

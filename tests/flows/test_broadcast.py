@@ -177,3 +177,12 @@ def test_exercise_never_leaves_the_machine(
     summary = _run(db_url, ref, audience=str(contacts_csv), channels=["sms"])
     assert outbox_addresses(home / "outbox" / ref / "sms.jsonl") == {a: 1 for a in SMS}
     assert summary["counts"] == {"sms": {"sent": 3}}
+
+
+def test_concurrent_shards_share_the_channel_rate() -> None:
+    """Shards of one channel run side by side; together they keep to the provider's rate."""
+    from crisiscast.flows.broadcast import SHARD_WORKERS, shard_rate
+
+    assert shard_rate(1.0) == pytest.approx(1.0 / SHARD_WORKERS)
+    assert shard_rate(1.0) * SHARD_WORKERS <= 1.0
+    assert shard_rate(None) is None  # the outbox and self-throttling channels have no limit

@@ -8,10 +8,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from crisiscast.incidents import customer_wait as wait
 from crisiscast.incidents import intake as intake_module
 from crisiscast.incidents.intake import Inbound, Intake, Pending
-from crisiscast.incidents.ledger import QueuedDelivery, delivery_key, queue_deliveries
-from crisiscast.incidents.models import Case, Contact, InboundMessage, OptOut
+from crisiscast.incidents.ledger import (
+    QueuedDelivery,
+    contact_key,
+    delivery_key,
+    queue_deliveries,
+)
+from crisiscast.incidents.models import Case, Contact, InboundMessage, OptOut, TimelineEvent
+from crisiscast.incidents.sla import SlaTimer
 from crisiscast.incidents.store import Store, add_announcement, create_incident
 
 FLOOD = Path(__file__).resolve().parents[2] / "playbooks" / "regional-flood.yaml"
@@ -41,6 +48,22 @@ def announce_to(store: Store, incident_id: int, address: str) -> int:
         return row.id
 
 
+def announce_to_contact(store: Store, incident_id: int, phone: str) -> int:
+    """As a broadcast records it: the contact's ledger row keyed by contact id, not address."""
+    with store.session() as session:
+        contact = Contact(audience="all", phone=phone, language="en")
+        session.add(contact)
+        row = add_announcement(
+            session, incident_id, announcement_id="warning", when="launch", channel="sms",
+            language="en", subject=None, body="Flood warning", html=None, now=T0,
+        )  # fmt: skip
+        session.flush()
+        key = contact_key(incident_id, row.id, "sms", contact.id)
+        queued = QueuedDelivery(key, incident_id, row.id, "sms", contact.id, phone)
+        queue_deliveries(session, [queued], now=T0)
+        return row.id
+
+
 def sms(body: str, sid: str = "SM1", sender: str = PHONE) -> Inbound:
     return Inbound("sms", sid, sender, body)
 
@@ -56,6 +79,19 @@ def test_reply_matches_the_incident_that_announced_to_the_sender(store: Store) -
         case = session.get(Case, result.case_id)
         assert case is not None and case.incident_id == announced
         assert case.why is not None and case.why["announcement"] == announcement
+
+
+def test_reply_matches_a_broadcast_keyed_by_contact(store: Store) -> None:
+    """A broadcast's contact-keyed delivery finds the incident that wrote to this person."""
+    announced = incident(store)
+    announcement = announce_to_contact(store, announced, PHONE)
+    incident(store, at=T0 + timedelta(hours=1))
+    result = Intake(store).receive(sms("we need water"), now=T0 + timedelta(hours=2))
+    assert result.incident_ref == f"INC-{announced}"
+    with store.session() as session:
+        case = session.get(Case, result.case_id)
+        assert case is not None and case.why is not None
+        assert case.why["announcement"] == announcement
 
 
 def test_unknown_sender_goes_to_the_newest_active_incident(store: Store) -> None:
@@ -164,3 +200,74 @@ def test_a_batch_is_processed_in_order_like_single_messages(store: Store) -> Non
         assert case is not None and case.severity == "urgent"
         assert case.first_response_due == T0 + timedelta(minutes=15)
         assert len(session.scalars(select(InboundMessage)).all()) == 3
+
+
+def wait_on_customer(store: Store, case_id: int, at: datetime, *, responded: bool) -> Case:
+    """Pause the case as an agent's ASK does (the agent desk's own tests cover the command)."""
+    with store.session() as session:
+        case = session.get_one(Case, case_id)
+        for key, value in wait.paused_values(SlaTimer.from_case(case), at).items():
+            setattr(case, key, value)
+        case.first_responded_at = at if responded else None
+        session.flush()
+        session.expunge(case)
+        return case
+
+
+def test_customer_answer_resumes_the_clocks_by_exactly_the_wait(store: Store) -> None:
+    """The customer's reply joins the waiting case, moves the running due time later by exactly
+    the pause, leaves the stopped first-response clock alone and records the resume."""
+    incident(store)
+    opened = Intake(store).receive(sms("my father is trapped"), now=T0)
+    assert opened.case_id is not None
+    before = wait_on_customer(store, opened.case_id, T0 + timedelta(minutes=10), responded=True)
+    answer = Intake(store).receive(
+        sms("3rd floor, 4 people", sid="SM2"), now=T0 + timedelta(minutes=55)
+    )
+    assert answer.case_id == opened.case_id
+    with store.session() as session:
+        case = session.get_one(Case, opened.case_id)
+        assert (case.status, case.paused_at) == ("acknowledged", None)
+        assert case.paused_total_seconds == 45 * 60
+        assert case.first_response_due == before.first_response_due  # stopped: never moved
+        assert before.resolution_due is not None
+        assert case.resolution_due == before.resolution_due + timedelta(minutes=45)
+        [event] = session.scalars(select(TimelineEvent).where(TimelineEvent.kind == "case_resumed"))
+        assert event.data == {"case_id": case.id, "paused_seconds": 2700}
+        assert PHONE not in event.message
+
+
+def test_answer_before_any_response_puts_the_case_back_to_new(store: Store) -> None:
+    """Without a first response the answered case is new again and both clocks move; a second
+    message after the resume moves nothing more."""
+    incident(store)
+    opened = Intake(store).receive(sms("my father is trapped"), now=T0)
+    assert opened.case_id is not None
+    before = wait_on_customer(store, opened.case_id, T0 + timedelta(minutes=5), responded=False)
+    intake = Intake(store)
+    intake.receive(sms("still here", sid="SM2"), now=T0 + timedelta(minutes=25))
+    intake.receive(sms("please hurry", sid="SM3"), now=T0 + timedelta(minutes=40))
+    with store.session() as session:
+        case = session.get_one(Case, opened.case_id)
+        assert case.status == "new"
+        assert before.first_response_due is not None and before.resolution_due is not None
+        assert case.first_response_due == before.first_response_due + timedelta(minutes=20)
+        assert case.resolution_due == before.resolution_due + timedelta(minutes=20)
+        assert case.paused_total_seconds == 20 * 60
+
+
+def test_raise_in_the_answer_keeps_the_time_waited(store: Store) -> None:
+    """An answer that raises the case recomputes due times from the opening plus the wait, in
+    the same batch as the resume."""
+    incident(store)
+    opened = Intake(store).receive(sms("just checking in"), now=T0)
+    assert opened.case_id is not None and opened.severity != "urgent"
+    wait_on_customer(store, opened.case_id, T0 + timedelta(minutes=10), responded=False)
+    batch = [Pending(sms("now my father is trapped", sid="SM2"), T0 + timedelta(minutes=70))]
+    [raised] = Intake(store).receive_many(batch)
+    assert raised.severity == "urgent"
+    with store.session() as session:
+        case = session.get_one(Case, opened.case_id)
+        assert case.paused_at is None
+        assert case.first_response_due == T0 + timedelta(minutes=15 + 60)
+        assert case.resolution_due == T0 + timedelta(hours=2, minutes=60)
