@@ -73,7 +73,7 @@ def open_incident(url: str) -> str:
 
 def floor(directory: Path, count: int) -> float:
     """Seconds to insert the same 2 x ``count`` ledger rows with sqlite3 executemany."""
-    from crisiscast.incidents.ledger import delivery_key
+    from crisiscast.incidents.ledger import contact_key
     from crisiscast.incidents.store import upgrade
 
     db = directory / "floor.db"
@@ -87,7 +87,7 @@ def floor(directory: Path, count: int) -> float:
         for channel, announcement in (("sms", 1), ("email", 2)):
             for i in range(count):
                 address = f"+668{i:08d}" if channel == "sms" else f"person{i}@example.org"
-                key = delivery_key(1, announcement, channel, address)
+                key = contact_key(1, announcement, channel, i + 1)
                 yield (key, 1, announcement, channel, i + 1, address, stamp, stamp)
 
     started = time.perf_counter()

@@ -12,11 +12,19 @@ One line per message::
 plus ``"parts": [...]`` when the channel would send more than one body (an X thread) or a
 body that differs from ``text`` (truncated). The file holds recipients' addresses because it is
 the record of what the provider would have received; it is created readable by its owner only.
+
+A broadcast records email (long text, maybe HTML) with ``record_shared``: each distinct content is
+written once to ``<medium>.contents.jsonl`` (``{"content": id, "subject": ..., "text": ...,
+"html": ..., ...}``) and the recipient's line holds only ``{"key", "address", "language",
+"content": id}`` (a 1M-recipient email broadcast: ~80 MB instead of ~2.6 GB). The contents line
+is flushed before any line that names it, so a SIGKILL never leaves a line without its content.
+``read_outbox`` gives back the full message either way.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import threading
@@ -36,6 +44,7 @@ from crisiscast.errors import PermanentChannelError
 
 Preparer = Callable[[OutgoingMessage], PreparedMessage]
 
+SHARED_MEDIA = frozenset({"email"})  # long bodies: recorded once per content by record_shared
 _CACHE_LIMIT = 4096  # distinct (language, subject, text, html) contents kept serialised
 
 
@@ -49,12 +58,42 @@ def outbox_path(directory: Path, medium: ChannelKind) -> Path:
     return directory / f"{medium}.jsonl"
 
 
+def contents_path(path: Path) -> Path:
+    """Where the shared contents of the outbox file ``path`` live: ``<medium>.contents.jsonl``."""
+    return path.with_name(f"{path.stem}.contents.jsonl")
+
+
+def _read_contents(path: Path) -> dict[str, dict[str, object]]:
+    contents: dict[str, dict[str, object]] = {}
+    if path.exists():
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                if line.strip():
+                    record = json.loads(line)
+                    contents[str(record.pop("content"))] = record
+    return contents
+
+
 def read_outbox(path: Path) -> Iterator[dict[str, object]]:
-    """Yield the recorded messages of one outbox file, oldest first."""
+    """Yield the recorded messages of one outbox file, oldest first, each in full (a line
+    that names a shared content gets that content's fields back)."""
+    contents: dict[str, dict[str, object]] | None = None
     with path.open(encoding="utf-8") as lines:
         for line in lines:
-            if line.strip():
-                yield json.loads(line)
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            content_id = record.pop("content", None)
+            if content_id is not None:
+                if contents is None or content_id not in contents:
+                    contents = _read_contents(contents_path(path))
+                if content_id not in contents:
+                    raise PermanentChannelError(
+                        f"outbox {path}: a line names content {content_id!r}, which "
+                        f"{contents_path(path)} does not hold; restore that file from the same run."
+                    )
+                record = {**record, **contents[content_id], "language": record["language"]}
+            yield record
 
 
 class OutboxChannel(Channel):
@@ -76,6 +115,7 @@ class OutboxChannel(Channel):
         self._offset = 0
         self._lock = threading.Lock()
         self._fragments: dict[tuple[str, str | None, str, str | None], str] = {}
+        self._shared: dict[tuple[str, str | None, str, str | None], str] = {}  # -> line prefix
 
     def to_url(self, redact: bool = True) -> str:
         """``outbox://<medium>/<path>``: nothing secret to hide."""
@@ -102,6 +142,50 @@ class OutboxChannel(Channel):
         address = "null" if message.address is None else quote(message.address)
         line = f'{{"key":{quote(message.key)},"address":{address},{self._fragment(message)}}}\n'
         return line.encode("utf-8")
+
+    def record_shared(self, batch: Sequence[OutgoingMessage]) -> int:
+        """Record a broadcast batch with one write; return how many messages were recorded.
+
+        Email messages name their content, written once to ``<medium>.contents.jsonl``;
+        other media (short bodies) are recorded in full, as ``send`` does. No per-message
+        results: the caller marks the batch sent in the ledger as a whole.
+        """
+        quote = encode_basestring
+        fragment = self._shared_fragment if self.medium in SHARED_MEDIA else self._fragment
+        lines = []
+        for message in batch:
+            address = "null" if message.address is None else quote(message.address)
+            body = fragment(message)
+            lines.append(f'{{"key":{quote(message.key)},"address":{address},{body}}}\n'.encode())
+        self._append(lines)
+        return len(lines)
+
+    def _shared_fragment(self, message: OutgoingMessage) -> str:
+        """``"language": ..., "content": id`` for a message, writing its content once first."""
+        content = (message.language, message.subject, message.text, message.html)
+        fragment = self._shared.get(content)
+        if fragment is None:
+            full = self._fragment(message)
+            content_id = hashlib.sha256(full.encode()).hexdigest()[:16]
+            line = f'{{"content":"{content_id}",{full}}}\n'.encode()
+            self._write_content(line)
+            fragment = f'"language":{encode_basestring(message.language)},"content":"{content_id}"'
+            self._shared[content] = fragment
+        return fragment
+
+    def _write_content(self, line: bytes) -> None:
+        """Append one shared content, flushed before any recipient line names it."""
+        path = contents_path(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            with os.fdopen(fd, "ab") as handle:
+                handle.write(line)
+        except OSError as exc:
+            raise PermanentChannelError(
+                f"outbox {path}: cannot write ({exc.strerror}); "
+                "check free disk space and permissions on the outbox directory."
+            ) from exc
 
     def _append(self, lines: list[bytes]) -> int:
         """Write the lines at the end of the file; return the byte offset of the first."""

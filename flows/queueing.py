@@ -68,7 +68,7 @@ def shard_rows(
         if content is None:
             content = contents[pick_language(language, list(contents), default_language)]
             chosen[language] = content
-        key = lg.delivery_key(incident_id, content.row_id, channel, address)
+        key = lg.contact_key(incident_id, content.row_id, channel, contact_id)
         rows.append(
             lg.QueuedDelivery(key, incident_id, content.row_id, channel, contact_id, address)
         )

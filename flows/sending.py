@@ -48,7 +48,7 @@ log = logging.getLogger("crisiscast.broadcast")
 # SQLite has one writer at a time, and a blocked writer sleep-polls (busy_timeout) in steps of
 # up to 100 ms. Shards of one process queue for this lock instead, handing over at once.
 _SQLITE_WRITES = threading.Lock()
-SQLITE_CACHE_KB = 32_768
+SQLITE_CACHE_KB = 8_192
 
 
 @contextmanager
@@ -59,8 +59,8 @@ def _session(store: Store) -> Iterator[Session]:
             yield session
         return
     with _SQLITE_WRITES, store.session() as session:
-        # The ledger's unique key is a hash: inserts land all over its index. A 32 MB page
-        # cache (default 2 MB) keeps the index's hot pages in memory: ~1.4x faster at 1M rows.
+        # A page cache above the 2 MB default keeps the indexes' hot pages of a shard's
+        # inserts and updates in memory; keys are ordered (ledger.contact_key), so 8 MB does.
         session.execute(text(f"PRAGMA cache_size=-{SQLITE_CACHE_KB}"))
         yield session
 
@@ -301,7 +301,7 @@ def _send_fresh(
                 c = by_row[r.announcement_id]
                 messages.append(OutgoingMessage(r.idempotency_key, r.address, c.language,
                                                 c.text, c.subject, c.html))  # fmt: skip
-        channel.send(messages)
+        channel.record_shared(messages)
         contacts = (batch[0].contact_id or 0, batch[-1].contact_id or 0)
         with _session(store) as session:
             lg.mark_sent_range(session, shard.incident_id, shard.channel, contacts,

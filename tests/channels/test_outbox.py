@@ -97,3 +97,42 @@ def test_hundred_thousand_messages_quickly(tmp_path: Path) -> None:
     elapsed = time.perf_counter() - start
     assert sum(1 for _ in read_outbox(tmp_path / "sms.jsonl")) == 100_000
     assert elapsed < 3.0, f"outbox wrote 100k messages in {elapsed:.2f} s"
+
+
+def test_broadcast_email_records_each_content_once_and_reads_back_in_full(
+    tmp_path: Path,
+) -> None:
+    """A broadcast's email lines name their content, written once; reading gives every field."""
+    long = "Go to high ground. " * 100
+    messages = [
+        OutgoingMessage(f"k{i}", f"p{i}@example.org", lang, long + lang, "Flood", "<p>x</p>")
+        for i, lang in enumerate(("en", "th", "en", "th"))
+    ]
+    with OutboxChannel("email", tmp_path) as outbox:
+        assert outbox.record_shared(messages[:2]) == 2
+        assert outbox.record_shared(messages[2:]) == 2
+    path = outbox_path(tmp_path, "email")
+    assert path.stat().st_size < len(long)  # no body per recipient
+    assert len((tmp_path / "email.contents.jsonl").read_text().splitlines()) == 2
+    records = list(read_outbox(path))
+    assert [(r["key"], r["address"], r["language"], r["text"]) for r in records] == [
+        (m.key, m.address, m.language, m.text) for m in messages
+    ]
+    assert all(r["subject"] == "Flood" and r["html"] == "<p>x</p>" for r in records)
+
+
+def test_broadcast_sms_is_recorded_in_full(tmp_path: Path) -> None:
+    """Short bodies keep their text on every line, as ``send`` writes them."""
+    with OutboxChannel("sms", tmp_path) as outbox:
+        outbox.record_shared([sms("a"), sms("b")])
+    assert [r["text"] for r in read_outbox(tmp_path / "sms.jsonl")] == ["Call 0800 123"] * 2
+    assert not (tmp_path / "sms.contents.jsonl").exists()
+
+
+def test_a_line_without_its_content_is_reported(tmp_path: Path) -> None:
+    """A missing contents file is named in the error, not silently skipped."""
+    with OutboxChannel("email", tmp_path) as outbox:
+        outbox.record_shared([OutgoingMessage("k", "a@example.org", "en", "t", "s", None)])
+    (tmp_path / "email.contents.jsonl").unlink()
+    with pytest.raises(PermanentChannelError, match=r"email\.contents\.jsonl"):
+        list(read_outbox(outbox_path(tmp_path, "email")))

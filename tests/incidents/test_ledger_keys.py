@@ -1,0 +1,55 @@
+"""Ledger keys of contacts are ordered, and an upgrade moves existing rows to that form."""
+
+from __future__ import annotations
+
+from alembic import command
+from sqlalchemy import create_engine, text
+
+from crisiscast.incidents import migrate
+from crisiscast.incidents.ledger import contact_key, delivery_key
+from crisiscast.incidents.store import Store, upgrade
+
+AT = "2026-11-25 09:00:00"
+
+
+def test_contact_keys_follow_contact_order_and_name_no_address() -> None:
+    """Keys of neighbouring contacts share their prefix and carry only ids."""
+    assert contact_key(3, 7, "sms", 41) == "3:7:sms:c41"
+    assert contact_key(3, 7, "sms", 41) != contact_key(3, 7, "email", 41)
+
+
+def test_upgrade_rewrites_hashed_contact_keys_and_keeps_rows(db_url: str) -> None:
+    """A row queued under the old hashed key is found under its contact key after upgrading,
+    so re-queueing the same recipient after the upgrade inserts nothing."""
+    old = delivery_key(1, 1, "sms", "+66800000001")
+    engine = create_engine(Store(db_url).url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(migrate._config(connection), "0002")
+            for sql in (
+                "INSERT INTO incidents (id, playbook_id, playbook_path, title, params, languages, "
+                "status, exercise, created_at) VALUES (1, 'p', 'p.yaml', 'Flood', '{}', '[]', "
+                "'active', true, :at)",
+                'INSERT INTO announcements (id, incident_id, announcement_id, "when", channel, '
+                "language, body, status, created_at) VALUES (1, 1, 'warn', 'launch', 'sms', 'en', "
+                "'Flood', 'broadcasting', :at)",
+                "INSERT INTO contacts (id, audience, phone) VALUES (5, 'all', '+66800000001')",
+                "INSERT INTO deliveries (idempotency_key, incident_id, announcement_id, channel, "
+                "contact_id, address, status, attempts, created_at, updated_at) VALUES "
+                "(:old, 1, 1, 'sms', 5, '+66800000001', 'sent', 1, :at, :at), "
+                "('1:1:banner:x', 1, 1, 'banner', NULL, NULL, 'sent', 1, :at, :at)",
+            ):
+                connection.execute(text(sql), {"at": AT, "old": old})
+    finally:
+        engine.dispose()
+    upgrade(db_url)
+    store = Store(db_url)
+    try:
+        with store.session() as session:
+            keys = session.execute(
+                text("SELECT idempotency_key, status FROM deliveries ORDER BY id")
+            ).all()
+        assert [tuple(k) for k in keys] == [(contact_key(1, 1, "sms", 5), "sent"),
+                                             ("1:1:banner:x", "sent")]  # fmt: skip
+    finally:
+        store.dispose()
