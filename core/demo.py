@@ -117,7 +117,7 @@ def run_demo(playbook: Path, settings: Settings, out: Console) -> str:
     out.rule("4. replies arrive and are triaged")
     cases = _replies(settings, phones, out)
 
-    _agents_story(settings, ref, cases, out)
+    _agents_story(settings, ref, cases, phones, out)
 
     out.rule(f"9. crisiscast status {ref}")
     store = open_store(settings)
@@ -147,7 +147,9 @@ def run_demo(playbook: Path, settings: Settings, out: Console) -> str:
 AGENT_PHONE = "+66810000001"
 
 
-def _agents_story(settings: Settings, ref: str, cases: list[int], out: Console) -> None:
+def _agents_story(
+    settings: Settings, ref: str, cases: list[int], phones: list[str], out: Console
+) -> None:
     """Assignment, an SMS page, the agent's ACK and DONE, scale-up, a breach, stand-down."""
     from crisiscast.flows.sla_sweep import sla_sweep
     from crisiscast.flows.stand_down import stand_down
@@ -183,11 +185,20 @@ def _agents_story(settings: Settings, ref: str, cases: list[int], out: Console) 
         out.print(f"sweep: {_actions(done, ref)}", highlight=False)
 
         out.rule("6. the agent answers by SMS, from the phone, without logging in")
-        first = cases[0] if cases else 0
-        for command in (f"ack {first}", f"DONE {first} family of 4 taken out by boat"):
+        first, second = [*cases, 0, 0][:2]
+        commands = (
+            f"ack {first}",
+            f"DONE {first} family of 4 taken out by boat",
+            f"ถาม {second} มีเด็กหรือผู้สูงอายุอยู่ด้วยไหม",  # ASK in Thai: the SLA clock pauses
+        )
+        for command in commands:
             with store.session() as session:
-                reply = handle_agent_message(session, AGENT_PHONE, command, now=datetime.now(UTC))
+                reply = handle_agent_message(
+                    session, AGENT_PHONE, command, now=datetime.now(UTC), settings=settings
+                )
             out.print(f"> {command}\n< {reply}", highlight=False, markup=False)
+        answer = _customer_answers(store, phones[1], "มีผู้สูงอายุ 2 คน")
+        out.print(f"customer answers in Thai -> case {answer}: SLA clock running again")
 
         out.rule("7. 45 minutes later: unanswered urgent cases breach their SLA and escalate")
         later = datetime.now(UTC) + timedelta(minutes=45)
@@ -202,6 +213,15 @@ def _agents_story(settings: Settings, ref: str, cases: list[int], out: Console) 
     result = stand_down(ref, settings.database_url, public_url())
     shown = {k: v for k, v in result.items() if k not in ("ref",)}
     out.print(f"stood down: {shown}", highlight=False, markup=False)
+
+
+def _customer_answers(store: Any, phone: str, text: str) -> str:
+    """The customer's SMS answer, through the same intake the webhook uses."""
+    from crisiscast.incidents.intake import Inbound, Intake
+
+    sid = f"SManswer{datetime.now(UTC):%Y%m%d%H%M%S%f}"
+    result = Intake(store).receive(Inbound("sms", sid, phone, text), now=datetime.now(UTC))
+    return f"#{result.case_id} ({result.outcome})"
 
 
 def _actions(done: dict[str, dict[str, int]], ref: str) -> str:

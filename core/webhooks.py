@@ -137,7 +137,9 @@ class Webhooks:
     def _agent_command(self, sender: str, body: str) -> str | None:
         """Apply an agent's command and return the confirmation; None when not an agent."""
         with self.intake.store.session() as session:
-            return handle_agent_message(session, sender, body, now=self.clock())
+            return handle_agent_message(
+                session, sender, body, now=self.clock(), settings=self.settings
+            )
 
     async def sendgrid_inbound(self, request: Request, background: BackgroundTasks) -> Response:
         creds = self.settings.inbound_email

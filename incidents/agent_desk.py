@@ -16,18 +16,26 @@ Rules chosen here (the issue leaves them open):
 - ``NEXT`` gives the agent the first waiting case they fit and answers with its page; an agent
   who was OFF (and whose pass, if any, has not ended) is back on duty with it.
 - ``OFF`` takes the agent off duty and puts every case they hold back in the queue.
+- ``ASK 42 question`` sends the question to the customer on the case's channel (an exercise's
+  only to the outbox), pauses the SLA clocks and sets the case waiting on the customer; their
+  answer resumes the clocks (intake). A question is a response to the customer, so like ``ACK``
+  it takes the case and stops the first-response clock. A question that could not be sent
+  changes nothing: the clocks keep running while nobody is actually waiting on the customer.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crisiscast.config import Settings, load_settings
 from crisiscast.errors import StoreError
 from crisiscast.incidents import agents as ag
+from crisiscast.incidents import customer_wait as wait
 from crisiscast.incidents.assignment import QueuedCase, ReleaseReason, excluded_agents
 from crisiscast.incidents.assignment import pick_for_agent as _pick
 from crisiscast.incidents.cases import CLOSED_STATUSES
@@ -42,7 +50,7 @@ from crisiscast.incidents.commands import (
     parse,
 )
 from crisiscast.incidents.models import Agent, Assignment, Case, Incident, IncidentStatus
-from crisiscast.incidents.paging import case_contact, compose_page
+from crisiscast.incidents.paging import Senders, case_contact, compose_page, message_customer
 from crisiscast.incidents.sla import SlaTimer, resume
 from crisiscast.incidents.store import add_event
 from crisiscast.playbook import load_playbook
@@ -58,11 +66,13 @@ def handle_agent_message(
     *,
     now: datetime,
     languages: Collection[str] = ("en", "th", "lo"),
+    settings: Settings | None = None,
 ) -> str | None:
     """Apply an agent's command; return the reply, or None when ``sender`` is not an agent.
 
     ``sender`` is the E.164 number of an SMS or the address of an email (for email, pass the
-    command line from ``commands.from_email``).
+    command line from ``commands.from_email``). ``settings`` choose the channels an ``ASK``
+    question goes out on (default: read from the environment when an ASK needs them).
     """
     agent = ag.find_agent(session, sender)
     if agent is None:
@@ -81,6 +91,8 @@ def handle_agent_message(
     checked = authorize(parsed, agent_id=agent.id, holders=holders)
     if isinstance(checked, Rejection):
         return checked.reply
+    if checked.verb is Verb.ASK:
+        return _ask(session, agent, checked, now, settings or load_settings())
     return HANDLERS[checked.verb](session, agent, checked, now)
 
 
@@ -139,6 +151,57 @@ def _done(session: Session, agent: Agent, command: Command, now: datetime) -> st
         now,
         agent_id=agent.id,
         note=command.note,
+    )
+    return confirmation(command)
+
+
+def customer_senders(settings: Settings, incident: Incident | None) -> Senders:
+    """Channels for a note to a customer; an exercise never leaves the machine (outbox)."""
+    if incident is not None and incident.exercise:
+        settings = dataclasses.replace(
+            settings, twilio=None, sendgrid=None, x=None, apprise_urls=()
+        )
+    ref = incident.ref if incident is not None else "unmatched"
+    return Senders(settings, settings.outbox_dir / ref)
+
+
+def _ask(
+    session: Session, agent: Agent, command: Command, now: datetime, settings: Settings
+) -> str:
+    case, held = _held(session, command)
+    incident = session.get(Incident, case.incident_id) if case.incident_id else None
+    senders = customer_senders(settings, incident)
+    try:
+        result = message_customer(
+            session,
+            senders,
+            case,
+            command.note,
+            key=f"ask:{case.id}:{now.isoformat()}",
+            subject=f"A question about your case {case.id}",
+        )
+    finally:
+        senders.close()
+    if result.status != "sent":
+        _event(session, case, "question_failed", f"case {case.id}: question not sent "
+               f"({result.status}: {result.error})", now, agent_id=agent.id)  # fmt: skip
+        return (
+            f"Case {case.id}: the question could not be sent ({result.error or result.status}), "
+            "so the SLA keeps running. Reach the customer another way, or send ASK again."
+        )
+    for key, value in wait.paused_values(SlaTimer.from_case(case), now).items():
+        setattr(case, key, value)
+    case.first_responded_at = case.first_responded_at or now
+    held.acked_at = held.acked_at or now
+    _event(
+        session,
+        case,
+        "case_waiting",
+        f"case {case.id}: agent {agent.id} asked the customer; SLA paused",
+        now,
+        agent_id=agent.id,
+        question=command.note,
+        provider_id=result.provider_id,
     )
     return confirmation(command)
 

@@ -1,4 +1,4 @@
-"""Agents' SMS and email commands: ``ACK 42``, ``DONE 42 note``, ``ESC 42``, ``PASS 42``...
+"""Agents' SMS and email commands: ``ACK 42``, ``DONE 42 note``, ``ASK 42 question``...
 
 Agents answer pages from a phone, in a hurry, often in their own language: any case, loose
 spacing (``ack42``, `` Done  #42 ``), Thai and Lao words and digits (``รับ ๔๒``, ``ສຳເລັດ 42``)
@@ -24,6 +24,7 @@ class Verb(StrEnum):
     NEXT = "NEXT"
     OFF = "OFF"
     HELP = "HELP"
+    ASK = "ASK"  # a question to the customer: the SLA pauses until they answer
     JOIN = "YES"  # a standby agent accepting "reply YES to join incident INC-3"
 
 
@@ -38,6 +39,7 @@ KEYWORDS: Mapping[str, Mapping[Verb, tuple[str, ...]]] = {
         Verb.OFF: ("off",),
         Verb.HELP: ("help", "?"),
         Verb.JOIN: ("yes", "join"),
+        Verb.ASK: ("ask",),
     },
     "th": {
         Verb.ACK: ("รับทราบ", "รับ"),
@@ -48,6 +50,7 @@ KEYWORDS: Mapping[str, Mapping[Verb, tuple[str, ...]]] = {
         Verb.OFF: ("เลิกงาน",),
         Verb.HELP: ("วิธีใช้", "ช่วย"),
         Verb.JOIN: ("ตกลง", "ใช่"),
+        Verb.ASK: ("ถาม",),
     },
     "lo": {
         Verb.ACK: ("ຮັບຊາບ", "ຮັບ"),
@@ -58,15 +61,18 @@ KEYWORDS: Mapping[str, Mapping[Verb, tuple[str, ...]]] = {
         Verb.OFF: ("ເລີກວຽກ",),
         Verb.HELP: ("ວິທີໃຊ້", "ຊ່ວຍ"),
         Verb.JOIN: ("ຕົກລົງ", "ແມ່ນ"),
+        Verb.ASK: ("ຖາມ",),
     },
 }
 
-NEEDS_CASE = frozenset({Verb.ACK, Verb.DONE, Verb.ESC, Verb.PASS})
-TAKES_NOTE = frozenset({Verb.DONE, Verb.ESC, Verb.PASS})
-USAGE = "ACK 42 | DONE 42 note | ESC 42 | PASS 42 | NEXT | OFF | HELP"
+NEEDS_CASE = frozenset({Verb.ACK, Verb.DONE, Verb.ESC, Verb.PASS, Verb.ASK})
+TAKES_NOTE = frozenset({Verb.DONE, Verb.ESC, Verb.PASS, Verb.ASK})
+NEEDS_NOTE = frozenset({Verb.ASK})  # the question is the command's whole point
+USAGE = "ACK 42 | DONE 42 note | ESC 42 | PASS 42 | ASK 42 question | NEXT | OFF | HELP"
 HELP_TEXT = (
     "crisiscast commands: ACK 42 take case 42; DONE 42 note = resolved; ESC 42 = escalate; "
-    "PASS 42 = give it to someone else; NEXT = send me a case; OFF = stop paging me; HELP."
+    "PASS 42 = give it to someone else; ASK 42 question = ask the customer, SLA paused until "
+    "they answer; NEXT = send me a case; OFF = stop paging me; HELP."
 )
 # Polite particles people add in Thai and Lao ("รับ 42 ครับ"): not part of the command.
 PARTICLES = ("ครับ", "ค่ะ", "คะ", "จ้า", "จ้ะ", "ເດີ", "ເຈົ້າ")
@@ -77,7 +83,8 @@ _WORD = re.compile(r"^(\S+)")
 
 @dataclass(frozen=True)
 class Command:
-    """A well-formed command; ``case_id`` is set for ACK/DONE/ESC/PASS."""
+    """A well-formed command; ``case_id`` is set for ACK/DONE/ESC/PASS/ASK (``note`` holds
+    ASK's question)."""
 
     verb: Verb
     case_id: int | None = None
@@ -117,15 +124,18 @@ def _split_verb(text: str, languages: Collection[str]) -> tuple[Verb, str] | Non
     return None
 
 
-def _drop_particles(rest: str) -> str:
-    """Remove polite particles before the case number and at the very end."""
+def _drop_particles(rest: str, *, trailing: bool = True) -> str:
+    """Remove polite particles before the case number and (if ``trailing``) at the very end.
+
+    An ASK keeps its trailing particle: it belongs to the question the customer reads.
+    """
     changed = True
     while changed:
         changed = False
         for particle in PARTICLES:
             if rest.startswith(particle):
                 rest, changed = rest[len(particle) :].strip(), True
-            if rest.endswith(particle):
+            if trailing and rest.endswith(particle):
                 rest, changed = rest[: -len(particle)].strip(), True
     return rest
 
@@ -141,18 +151,24 @@ def parse(text: str, languages: Collection[str] = ("en", "th", "lo")) -> Command
         shown = word.group(1)[:20] if word else cleaned[:20]
         return Rejection(f"Unknown command {shown!r}. Commands: {USAGE}")
     verb, rest = found
-    rest = _drop_particles(rest)
+    rest = _drop_particles(rest, trailing=verb not in NEEDS_NOTE)
     if verb not in NEEDS_CASE:
         if rest and verb is not Verb.HELP:  # "help me" still deserves the help text
             return Rejection(f"{verb} takes nothing after it: send just {verb}.")
         return Command(verb)
     match = _CASE.match(rest)
     if match is None:
-        return Rejection(f"{verb} needs a case number: send {verb} 42 (the number from the page).")
-    note = (match.group(2) or "").strip()
+        example = f"{verb} 42 your question" if verb in NEEDS_NOTE else f"{verb} 42"
+        return Rejection(f"{verb} needs a case number: send {example} (the number from the page).")
+    case_id, note = int(match.group(1)), (match.group(2) or "").strip()
     if note and verb not in TAKES_NOTE:
-        return Rejection(f"{verb} takes only a case number: send {verb} {int(match.group(1))}.")
-    return Command(verb, int(match.group(1)), note)
+        return Rejection(f"{verb} takes only a case number: send {verb} {case_id}.")
+    if verb in NEEDS_NOTE and not _drop_particles(note):  # "ถาม 42 ครับ" asks nothing
+        return Rejection(
+            f"{verb} needs a question after the case number: send {verb} {case_id} "
+            "followed by what the customer should answer."
+        )
+    return Command(verb, case_id, note)
 
 
 def from_email(subject: str, body: str) -> str:
@@ -213,6 +229,7 @@ _CONFIRMATIONS: Mapping[Verb, str] = {
     Verb.NEXT: "Looking for the next case for you; it comes in a separate message.",
     Verb.OFF: "You are off: no more pages. Your open cases go to other agents.",
     Verb.HELP: HELP_TEXT,
+    Verb.ASK: "Case {case}: question sent; SLA paused until the customer answers.",
     Verb.JOIN: "Thank you: you are on the incident until your pass ends. Pages follow.",
 }
 

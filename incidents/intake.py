@@ -9,7 +9,8 @@ retry into a no-op that is neither stored nor answered twice.
 Then, in a second transaction: STOP and its equivalents record an opt-out instead of opening a
 case; anything else is triaged with the incident's playbook and opens a case (or joins the
 sender's open one) with its SLA due times, and gets at most one auto-acknowledgement per case
-per window.
+per window. A message that joins a case waiting on the customer (an agent's ``ASK``) resumes
+its SLA clocks (``crisiscast.incidents.customer_wait``).
 
 Matching: the active incident whose announcement this address was sent (found through the
 ledger's unique idempotency key, so it stays an index lookup with a million deliveries), else
@@ -34,10 +35,12 @@ from sqlalchemy.orm import Session
 
 from crisiscast.errors import CrisiscastError
 from crisiscast.incidents import acknowledge as ack
+from crisiscast.incidents import customer_wait as wait
 from crisiscast.incidents import intake_sql as sql
 from crisiscast.incidents.cases import case_row, is_more_severe, sla_due
 from crisiscast.incidents.intake_sql import IncidentInfo
 from crisiscast.incidents.optout import handle_reply, opt_out_keyword
+from crisiscast.incidents.sla import resume
 from crisiscast.incidents.store import Store
 from crisiscast.incidents.triage import (
     TriageConfig,
@@ -207,6 +210,7 @@ class _Batch:
             else:
                 t.plan = plan
                 self._maybe_raise(t, plan)
+        self._resume_answered(triaged, {case.id for case in existing.values()})
         new = [p for p in plans.values() if p.row is not None]
         for plan, case_id in zip(new, sql.insert_cases(self.session, [p.row for p in new if p.row]),
                                  strict=True):  # fmt: skip
@@ -247,6 +251,33 @@ class _Batch:
             plan.row.update(values)
         else:
             plan.changes = values
+
+    def _resume_answered(self, triaged: list[_Triaged], stored_ids: set[int]) -> None:
+        """The customer's first message in this batch on a case waiting for them resumes its
+        clocks; a raise in the same batch keeps the time already paused (one read per batch)."""
+        first: dict[int, _Triaged] = {}
+        for t in triaged:
+            if t.plan is not None and t.plan.case_id in stored_ids:
+                first.setdefault(t.plan.case_id, t)
+        timers = wait.joined_timers(self.session, first) if first else {}
+        for case_id, t in first.items():
+            plan, timer, now = t.plan, timers.get(case_id), t.stored.pending.now
+            if plan is None or timer is None:
+                continue
+            initial = t.playbook.statuses[0] if t.playbook else "new"
+            values = wait.answered_values(timer, now, initial_status=initial)
+            if values:
+                before, timer = timer.paused_total, resume(timer, now)
+                waited = int((timer.paused_total - before).total_seconds())
+                if t.stored.incident is not None:
+                    text = (
+                        f"case {case_id}: customer answered, SLA resumed after {waited // 60} min"
+                    )
+                    data = {"case_id": case_id, "paused_seconds": waited}
+                    self._event(t.stored.incident.id, "case_resumed", text, data, now)
+            raised = wait.shift_raised(plan.changes, timer) if plan.changes else {}
+            if values or raised:
+                plan.changes = {**values, **raised}
 
     def _case_opened(self, plan: _CasePlan, t: _Triaged) -> None:
         """One timeline line per new case (never the text or the sender: personal data)."""

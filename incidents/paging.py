@@ -61,7 +61,8 @@ def compose_page(
             f"{head} {incident_ref}{where}",
             f"Why: {why_summary(case.why)}",
             f"Contact: {mask_address(contact)} via {case.channel}",
-            f"Reply ACK {case.id} | DONE {case.id} note | ESC {case.id} | PASS {case.id} | HELP",
+            f"Reply ACK {case.id} | DONE {case.id} note | ASK {case.id} question"
+            f" | ESC {case.id} | PASS {case.id} | HELP",
         ]
     )
 

@@ -19,6 +19,7 @@ from desk_support import CUSTOMER, T0, make_agent, make_case, make_incident
 from crisiscast.flows.sla_sweep import sla_sweep
 from crisiscast.incidents import agents as ag
 from crisiscast.incidents.agent_desk import handle_agent_message
+from crisiscast.incidents.intake import Inbound, Intake
 from crisiscast.incidents.models import Agent, Case, Incident, TimelineEvent
 from crisiscast.incidents.store import Store
 
@@ -206,3 +207,30 @@ def test_backup_page_is_not_followed_by_a_repage(db: Store, home: Path) -> None:
     assert sweep(db, T0 + 16 * M, ack_timeout_minutes=30) == {"page_backup": 1}
     assert sweep(db, T0 + 17 * M, ack_timeout_minutes=30) == {}
     assert [p["address"] for p in sms(home)] == [agent.phone]
+
+
+def test_waiting_case_is_not_escalated_and_its_quiet_customer_is_reminded(
+    db: Store, home: Path
+) -> None:
+    """After ASK the case is not escalated while it waits (its resolution due time passes
+    unnoticed), the customer is reminded after two quiet hours, and once they answer the
+    escalation comes at the due time moved later by exactly the wait."""
+    with db.session() as session:
+        agent = make_agent(session, 1)
+        case = make_case(session, incident(session))  # urgent: first response 15m, resolution 2h
+    assert sweep(db, T0)["assigned"] == 1
+    with db.session() as session:
+        reply = handle_agent_message(
+            session, str(agent.phone), f"ASK {case.id} which floor are you on?", now=T0 + 5 * M
+        )
+        assert reply == f"Case {case.id}: question sent; SLA paused until the customer answers."
+    assert sweep(db, T0 + 124 * M) == {}  # 2h after opening: would be a resolution breach
+    assert sweep(db, T0 + 125 * M) == {"remind_customer": 1}
+    assert sweep(db, T0 + 140 * M) == {}
+    Intake(db).receive(Inbound("sms", "SM-answer", CUSTOMER, "3rd floor"), now=T0 + 150 * M)
+    assert sweep(db, T0 + 264 * M) == {}  # due 2h + 145 min of waiting = T0 + 265 min
+    assert sweep(db, T0 + 266 * M) == {"notify_commander": 1}
+    to_customer = [p["text"] for p in sms(home) if p["address"] == CUSTOMER]
+    assert to_customer[0] == "which floor are you on?"
+    assert f"เคส {case.id}" in to_customer[1]  # the reminder, in the customer's language
+    assert len(to_customer) == 2

@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from desk_support import CUSTOMER, T0, make_agent, make_case, make_incident
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crisiscast.channels.outbox import outbox_path, read_outbox
+from crisiscast.config import Settings, TwilioSettings
 from crisiscast.incidents import agents as ag
 from crisiscast.incidents.agent_desk import handle_agent_message
 from crisiscast.incidents.commands import HELP_TEXT
@@ -194,3 +198,62 @@ def test_yes_without_an_invitation_is_answered(desk: Desk) -> None:
     assert desk.send(BEN, "YES") == (
         "There is no open invitation for you (it may have ended). Thank you anyway."
     )
+
+
+def ask(desk: Desk, sender: str, body: str, home: Path) -> str | None:
+    """Send an agent command with settings whose outbox is under ``home``; Twilio credentials
+    are set, so only the exercise rule keeps the question on the machine."""
+    twilio = TwilioSettings("AC" + "0" * 32, SecretStr("token"), from_number="+15005550006")
+    settings = Settings(home=home, database_url="sqlite://", twilio=twilio)
+    return handle_agent_message(desk.session, sender, body, now=LATER, settings=settings)
+
+
+def outbox(home: Path, ref: str) -> list[dict[str, object]]:
+    path = outbox_path(home / "outbox" / ref, "sms")
+    return list(read_outbox(path)) if path.exists() else []
+
+
+def test_ask_sends_the_question_and_pauses_the_sla(desk: Desk, tmp_path: Path) -> None:
+    """ASK by the holder texts the question to the customer (an exercise: outbox only), pauses
+    the clocks, sets the case waiting on the customer and confirms."""
+    reply = ask(desk, ANN, f"ask {desk.case.id} which floor are you on?", tmp_path)
+    assert reply == f"Case {desk.case.id}: question sent; SLA paused until the customer answers."
+    [sent] = outbox(tmp_path, desk.incident.ref)
+    assert (sent["address"], sent["text"]) == (CUSTOMER, "which floor are you on?")
+    assert (desk.case.status, desk.case.paused_at) == ("waiting_on_customer", LATER)
+    assert desk.case.first_responded_at == LATER  # a question is a response
+    assert desk.assignment().acked_at == LATER  # so the no-ACK release leaves it with Ann
+    [event] = desk.events("case_waiting")
+    assert event.data is not None and event.data["question"] == "which floor are you on?"
+    assert CUSTOMER not in event.message
+
+
+def test_ask_by_someone_else_or_on_an_unknown_case_is_refused(desk: Desk, tmp_path: Path) -> None:
+    """Ben cannot ASK on Ann's case and nobody can on a case that does not exist: nothing is
+    sent and the clocks keep running."""
+    reply = ask(desk, BEN, f"ASK {desk.case.id} where are you?", tmp_path)
+    assert reply is not None
+    assert reply.startswith(f"Case {desk.case.id} is assigned to another agent, not to you")
+    assert ask(desk, ANN, "ASK 99999 where are you?", tmp_path) == (
+        "Case 99999 does not exist in this incident. Check the number in the page, "
+        "or send NEXT for a case."
+    )
+    assert ask(desk, ANN, f"ASK {desk.case.id}", tmp_path) == (
+        f"ASK needs a question after the case number: send ASK {desk.case.id} followed by "
+        "what the customer should answer."
+    )
+    assert outbox(tmp_path, desk.incident.ref) == []
+    assert (desk.case.status, desk.case.paused_at) == ("new", None)
+
+
+def test_ask_that_cannot_reach_the_customer_pauses_nothing(desk: Desk, tmp_path: Path) -> None:
+    """A case from the web form has no channel to text back on: ASK says so, no pause."""
+    web = make_case(desk.session, desk.incident, channel="web", sender="form:1")
+    ag.assign_case(desk.session, web, desk.ann, now=T0)
+    reply = ask(desk, ANN, f"ASK {web.id} where are you?", tmp_path)
+    assert reply == (
+        f"Case {web.id}: the question could not be sent (channel web takes no direct note), "
+        "so the SLA keeps running. Reach the customer another way, or send ASK again."
+    )
+    assert (web.status, web.paused_at) == ("new", None)
+    assert len(desk.events("question_failed")) == 1

@@ -169,7 +169,9 @@ def test_every_applied_command_is_confirmed(command: Command, text: str) -> None
 def test_every_verb_has_a_confirmation() -> None:
     """No command goes unanswered."""
     for verb in Verb:
-        assert confirmation(Command(verb, 1 if verb in {"ACK", "DONE", "ESC", "PASS"} else None))
+        assert confirmation(
+            Command(verb, 1 if verb in {"ACK", "DONE", "ESC", "PASS", "ASK"} else None)
+        )
 
 
 @pytest.mark.parametrize(
@@ -184,3 +186,55 @@ def test_every_verb_has_a_confirmation() -> None:
 def test_email_commands_come_from_the_first_typed_line(subject: str, body: str, text: str) -> None:
     """An email command is the first line above the quote, else the subject without Re:."""
     assert from_email(subject, body) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ASK 42 which floor are you on?", Command(Verb.ASK, 42, "which floor are you on?")),
+        ("  ask#42   how   many people? ", Command(Verb.ASK, 42, "how many people?")),
+        ("Ask 42\nis anyone injured", Command(Verb.ASK, 42, "is anyone injured")),
+        ("ถาม 42 อยู่ชั้นไหนครับ", Command(Verb.ASK, 42, "อยู่ชั้นไหนครับ")),  # the particle stays
+        ("ถาม๔๒ มีกี่คน", Command(Verb.ASK, 42, "มีกี่คน")),
+        ("ຖາມ 42 ມີຈັກຄົນ", Command(Verb.ASK, 42, "ມີຈັກຄົນ")),
+        ("ຖາມ ໔໒ ຢູ່ໃສ", Command(Verb.ASK, 42, "ຢູ່ໃສ")),
+    ],
+)
+def test_ask_reads_the_case_and_keeps_the_question(text: str, expected: Command) -> None:
+    """ASK in English, Thai and Lao, any case and spacing, keeps the question as typed."""
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "reply"),
+    [
+        ("ASK", "ASK needs a case number: send ASK 42 your question"),
+        ("ASK where are you", "ASK needs a case number"),
+        ("ASK 42", "ASK needs a question after the case number: send ASK 42 followed by"),
+        ("ถาม 42 ครับ", "ASK needs a question after the case number"),
+        ("asking 42 where", "Unknown command 'asking'"),
+    ],
+)
+def test_ask_without_a_case_or_a_question_is_refused(text: str, reply: str) -> None:
+    """ASK needs both a case number and a non-empty question; the reply says what to send."""
+    result = parse(text)
+    assert isinstance(result, Rejection)
+    assert reply in result.reply
+
+
+def test_ask_is_only_for_the_holder_and_is_confirmed() -> None:
+    """Only the case's holder may ASK; the confirmation says the SLA is paused."""
+    theirs = authorize(parse("ASK 43 where?"), agent_id=ME, holders=HOLDERS)
+    assert isinstance(theirs, Rejection)
+    assert theirs.reply.startswith("Case 43 is assigned to another agent, not to you, so ASK")
+    mine = authorize(parse("ASK 42 where?"), agent_id=ME, holders=HOLDERS)
+    assert isinstance(mine, Command)
+    assert confirmation(mine) == "Case 42: question sent; SLA paused until the customer answers."
+
+
+def test_help_and_usage_list_ask() -> None:
+    """HELP and the usage line in every rejection name the ASK command."""
+    assert "ASK 42 question" in HELP_TEXT
+    result = parse("hello")
+    assert isinstance(result, Rejection)
+    assert "ASK 42 question" in result.reply

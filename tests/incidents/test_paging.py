@@ -41,7 +41,8 @@ def test_page_has_severity_why_masked_contact_and_commands(store: Store) -> None
     assert "signal trapped" in text
     assert CUSTOMER not in text
     assert "+6681****678" in text
-    assert f"ACK {case.id} | DONE {case.id} note | ESC {case.id} | PASS {case.id}" in text
+    assert f"ACK {case.id} | DONE {case.id} note | ASK {case.id} question" in text
+    assert f"ESC {case.id} | PASS {case.id} | HELP" in text
 
 
 def test_why_summary_is_short_and_puts_a_raise_first() -> None:
