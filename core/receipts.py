@@ -36,11 +36,9 @@ from crisiscast.incidents.delivery import apply_sendgrid_events, apply_twilio_st
 from crisiscast.incidents.store import Store
 from crisiscast.webhook_http import (
     BadRequest,
-    parse_form,
     problem,
-    public_url,
     read_limited,
-    twilio_signed,
+    signed_twilio_form,
     unavailable,
 )
 
@@ -63,23 +61,12 @@ class Receipts:
         self.verifier = EventWebhook(key) if key else None
 
     async def twilio_status(self, request: Request) -> Response:
-        twilio = self.settings.twilio
-        if twilio is None:
-            return unavailable(
-                "SMS delivery receipts are not configured: set TWILIO_ACCOUNT_SID and "
-                "TWILIO_AUTH_TOKEN (unsigned requests are never accepted)"
-            )
-        try:
-            body = await read_limited(request, STATUS_LIMIT)
-            form = parse_form(body, request.headers.get("content-type", ""))
-        except BadRequest as exc:
-            return problem(exc)
-        urls = [public_url(self.settings, request)]
-        if twilio.status_callback:
-            urls.append(twilio.status_callback)
-        if not twilio_signed(twilio, request, form, urls):
-            log.warning("twilio status: refused a request with a missing or wrong signature")
-            return PlainTextResponse("invalid X-Twilio-Signature", status_code=403)
+        form = await signed_twilio_form(
+            self.settings, request, limit=STATUS_LIMIT, what="SMS delivery receipts",
+            also_for=self.settings.twilio.status_callback if self.settings.twilio else None,
+        )  # fmt: skip
+        if isinstance(form, Response):
+            return form
         sid = form.get("MessageSid") or form.get("SmsSid")
         if not sid or not form.get("MessageStatus"):
             return PlainTextResponse("MessageSid and MessageStatus are required", status_code=400)

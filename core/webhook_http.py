@@ -7,6 +7,7 @@ Shared by the inbound routes (``crisiscast.webhooks``) and the delivery receipts
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import parse_qsl
 
 from fastapi import Request
@@ -14,6 +15,8 @@ from fastapi.responses import PlainTextResponse
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 
 from crisiscast.config import Settings, TwilioSettings
+
+log = logging.getLogger(__name__)
 
 MAX_FIELDS = 100
 
@@ -76,6 +79,32 @@ def twilio_signed(
     validator = RequestValidator(twilio.auth_token.get_secret_value())
     algorithm = get_signature_algorithm(request.headers.get("x-twilio-webhooks-signature-settings"))
     return any(validator.validate(url, form, signature, algorithm) for url in urls)
+
+
+async def signed_twilio_form(
+    settings: Settings, request: Request, *, limit: int, what: str, also_for: str | None = None
+) -> dict[str, str] | PlainTextResponse:
+    """The form of a Twilio webhook whose signature checks out, or the refusal to send back.
+
+    ``what`` names the feature in the 503 when Twilio is not configured (unsigned requests are
+    never accepted); ``also_for`` is another URL Twilio may have been told to call.
+    """
+    twilio = settings.twilio
+    if twilio is None:
+        return unavailable(
+            f"{what} is not configured: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN "
+            "(unsigned requests are never accepted)"
+        )
+    try:
+        body = await read_limited(request, limit)
+        form = parse_form(body, request.headers.get("content-type", ""))
+    except BadRequest as exc:
+        return problem(exc)
+    urls = [public_url(settings, request), *([also_for] if also_for else [])]
+    if not twilio_signed(twilio, request, form, urls):
+        log.warning("%s: refused a request with a missing or wrong signature", what)
+        return PlainTextResponse("invalid X-Twilio-Signature", status_code=403)
+    return form
 
 
 def problem(exc: BadRequest) -> PlainTextResponse:

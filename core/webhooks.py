@@ -55,9 +55,8 @@ from crisiscast.webhook_http import (
     BadRequest,
     parse_form,
     problem,
-    public_url,
     read_limited,
-    twilio_signed,
+    signed_twilio_form,
     unavailable,
 )
 
@@ -94,20 +93,9 @@ class Webhooks:
         return await self.queue.submit(Pending(message, self.clock(), form))
 
     async def twilio_sms(self, request: Request) -> Response:
-        twilio = self.settings.twilio
-        if twilio is None:
-            return unavailable(
-                "inbound SMS is not configured: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN "
-                "(unsigned requests are never accepted)"
-            )
-        try:
-            body = await read_limited(request, SMS_LIMIT)
-            form = parse_form(body, request.headers.get("content-type", ""))
-        except BadRequest as exc:
-            return problem(exc)
-        if not twilio_signed(twilio, request, form, [public_url(self.settings, request)]):
-            log.warning("twilio sms: refused a request with a missing or wrong signature")
-            return PlainTextResponse("invalid X-Twilio-Signature", status_code=403)
+        form = await signed_twilio_form(self.settings, request, limit=SMS_LIMIT, what="inbound SMS")
+        if isinstance(form, Response):
+            return form
         sid, sender = form.get("MessageSid", "").strip(), form.get("From", "").strip()
         if not sid or not sender:
             return PlainTextResponse("MessageSid and From are required", status_code=400)
