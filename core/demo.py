@@ -187,14 +187,15 @@ def _agents_story(
         out.rule("6. the agent answers by SMS, from the phone, without logging in")
         first, second = [*cases, 0, 0][:2]
         commands = (
-            f"ack {first}",
-            f"DONE {first} family of 4 taken out by boat",
-            f"ถาม {second} มีเด็กหรือผู้สูงอายุอยู่ด้วยไหม",  # ASK in Thai: the SLA clock pauses
+            (first, f"ack {first}"),
+            (first, f"DONE {first} family of 4 taken out by boat"),
+            (second, f"ถาม {second} มีเด็กหรือผู้สูงอายุอยู่ด้วยไหม"),  # ASK in Thai: SLA pauses
         )
-        for command in commands:
+        for case_id, command in commands:
             with store.session() as session:
+                phone = _holder_phone(session, case_id)
                 reply = handle_agent_message(
-                    session, AGENT_PHONE, command, now=datetime.now(UTC), settings=settings
+                    session, phone, command, now=datetime.now(UTC), settings=settings
                 )
             out.print(f"> {command}\n< {reply}", highlight=False, markup=False)
         answer = _customer_answers(store, phones[1], "มีผู้สูงอายุ 2 คน")
@@ -213,6 +214,15 @@ def _agents_story(
     result = stand_down(ref, settings.database_url, public_url())
     shown = {k: v for k, v in result.items() if k not in ("ref",)}
     out.print(f"stood down: {shown}", highlight=False, markup=False)
+
+
+def _holder_phone(session: Any, case_id: int) -> str:
+    """The phone of the agent holding ``case_id`` (the one whose SMS the desk accepts)."""
+    from crisiscast.incidents.agents import get_agent, holder_of
+
+    held = holder_of(session, case_id)
+    agent = get_agent(session, held.agent_id) if held else None
+    return agent.phone if agent and agent.phone else AGENT_PHONE
 
 
 def _customer_answers(store: Any, phone: str, text: str) -> str:

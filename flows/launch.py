@@ -16,6 +16,7 @@ from prefect.runtime import flow_run
 from crisiscast.config import load_settings
 from crisiscast.flows.broadcast import DEFAULT_PUBLIC_URL, broadcast
 from crisiscast.incidents import store as st
+from crisiscast.incidents.agents import load_roster
 from crisiscast.playbook import load_playbook, render_all, render_title, resolve_params
 
 
@@ -33,7 +34,8 @@ def open_store(database_url: str | None) -> st.Store:
 def open_incident(
     playbook_path: str, raw_params: dict[str, str], exercise: bool, database_url: str | None
 ) -> int:
-    """Create the incident, its timeline and its pending announcements in one transaction.
+    """Create the incident, its timeline and pending announcements, and load the playbook's
+    roster of agents, in one transaction.
 
     One transaction, so a failure (a bad parameter, the database going away) leaves no
     half-opened incident behind. Returns the incident id.
@@ -80,6 +82,17 @@ def open_incident(
                 data={"flow_run_id": str(flow_run.get_id() or ""), "flow_run": flow_run.get_name()},
                 now=now,
             )
+            roster = load_roster(session, playbook)
+            if roster.added or roster.updated or roster.warnings:
+                st.add_event(
+                    session,
+                    incident.id,
+                    "roster_loaded",
+                    f"roster: {roster.added} agents added, {roster.updated} updated"
+                    + "".join(f"; {w}" for w in roster.warnings),
+                    data={"added": roster.added, "updated": roster.updated},
+                    now=now,
+                )
             st.add_event(
                 session,
                 incident.id,

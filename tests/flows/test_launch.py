@@ -57,7 +57,7 @@ def test_launch_opens_incident_and_stages_every_message(db_url: str) -> None:
     for by_status in summary.announcements.values():
         assert set(by_status) == {"pending"}  # staged for broadcast, not faked as sent
     kinds = [e.kind for e in summary.events]
-    assert kinds[:2] == ["launched", "announcements_staged"]
+    assert kinds[:3] == ["launched", "roster_loaded", "announcements_staged"]
     assert summary.deliveries == {}
 
 
@@ -80,6 +80,21 @@ def test_launch_broadcasts_to_the_audience(sqlite_url: str, home: Path, tmp_path
     sms = (home / "outbox" / ref / "sms.jsonl").read_text().splitlines()
     assert len(sms) == 2
     assert (home / "site" / ref / "banner.json").exists()
+
+
+def test_launch_loads_the_playbook_roster(sqlite_url: str) -> None:
+    """The playbook's agents are on the roster after launch, once each even after two launches."""
+    from crisiscast.incidents.agents import list_agents
+
+    launch_incident(OUTAGE, {"service": "API"}, True, sqlite_url, send=False)
+    launch_incident(OUTAGE, {"service": "API"}, True, sqlite_url, send=False)
+    store = st.Store(sqlite_url)
+    try:
+        with store.session() as session:
+            names = sorted(a.name for a in list_agents(session))
+    finally:
+        store.dispose()
+    assert names == ["Ann", "Ben"]
 
 
 def test_launch_is_a_prefect_flow_run(sqlite_url: str) -> None:
