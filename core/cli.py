@@ -78,10 +78,27 @@ def preview(
     playbook: Annotated[Path, typer.Argument(help="Playbook file")],
     param: ParamOpt = None,
     when: Annotated[str | None, typer.Option(help="launch, update or all_clear")] = None,
+    sms_price: Annotated[
+        str, typer.Option(help="Price of one SMS segment, for the cost estimate")
+    ] = "0.0083",
+    recipients: Annotated[int, typer.Option(help="How many people the estimate is for")] = 1000,
 ) -> None:
-    """Show every rendered message per channel and language, before anything is sent."""
+    """Show every rendered message per channel and language, before anything is sent.
+
+    SMS show their encoding (GSM-7 or UCS-2: Thai and Lao are UCS-2, 70 characters a segment),
+    segment count and what sending them to ``--recipients`` people costs at ``--sms-price``.
+    """
+    from decimal import Decimal, InvalidOperation
+
+    from crisiscast.channels.sms_segments import count_segments, estimate_cost
     from crisiscast.playbook import load_playbook, render_all, render_title, resolve_params
 
+    try:
+        price = Decimal(sms_price)
+    except InvalidOperation:
+        raise fail(
+            CrisiscastError(f"--sms-price {sms_price!r} is not a number, e.g. 0.0083")
+        ) from None
     try:
         book = load_playbook(playbook)
         params = resolve_params(book, parse_params(param))
@@ -96,6 +113,14 @@ def preview(
         if m.subject:
             out.print(f"[dim]subject:[/dim] {m.subject}", highlight=False)
         out.print(m.text, highlight=False, markup=False)
+        if m.channel == "sms":
+            count = count_segments(m.text)
+            cost = estimate_cost(m.text, price, recipients)
+            out.print(
+                f"[dim]{count.encoding.upper()}, {count.segments} segment(s); "
+                f"{recipients:,} recipients ≈ {cost:,.2f} at {price} a segment[/dim]",
+                highlight=False,
+            )
     out.print(f"\n{len(messages)} messages", highlight=False)
 
 

@@ -68,6 +68,19 @@ def test_preview_renders_every_channel(runner: CliRunner) -> None:
         assert f"· {channel} ·" in result.output
 
 
+def test_preview_counts_sms_segments_and_cost(runner: CliRunner) -> None:
+    """Thai and Lao SMS are UCS-2; the preview says so, with segments and a cost estimate."""
+    flood = ROOT / "playbooks" / "regional-flood.yaml"
+    args = ["preview", str(flood), "-p", "area=Riverside", "--when", "launch",
+            "--sms-price", "0.01", "--recipients", "500"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "GSM7, 1 segment(s); 500 recipients ≈ 5.00 at 0.01 a segment" in result.output
+    assert result.output.count("UCS2, 1 segment(s)") == 2  # the Thai and the Lao text
+    bad = runner.invoke(app, ["preview", str(flood), "-p", "area=X", "--sms-price", "cheap"])
+    assert bad.exit_code == 1 and "--sms-price" in bad.output
+
+
 def test_launch_refuses_missing_parameter_before_running(runner: CliRunner) -> None:
     """A missing required parameter names it and how to pass it; nothing is launched."""
     result = runner.invoke(app, ["launch", str(OUTAGE)])
