@@ -49,10 +49,22 @@ def test_roster_loads_once_and_shared_phones_are_reported(store: Store) -> None:
         agents = ag.list_agents(session)
     assert (first.added, again.added, again.updated) == (3, 0, 3)
     assert len(agents) == 3
-    assert [a.phone is not None for a in agents] == [True, False, False]
-    assert len(first.warnings) == 2
-    assert "Somchai" in first.warnings[0]
-    assert "shares a phone" in first.warnings[0]
+    assert all(a.phone is not None for a in agents)  # the shipped roster: one number each
+    assert first.warnings == ()
+    # Two entries on one phone: the sender of a command would be ambiguous.
+    roster = playbook.staffing.roster
+    shared = [roster[0], *(e.model_copy(update={"phone": roster[0].phone}) for e in roster[1:])]
+    crowded = playbook.model_copy(
+        update={"staffing": playbook.staffing.model_copy(update={"roster": shared})}
+    )
+    with store.session() as session:
+        session.query(Agent).delete()
+        report = ag.load_roster(session, crowded)
+        phones = [a.phone is not None for a in ag.list_agents(session)]
+    assert phones == [True, False, False]
+    assert len(report.warnings) == 2
+    assert "Somchai" in report.warnings[0]
+    assert "shares a phone" in report.warnings[0]
 
 
 def test_release_puts_the_agents_cases_back_in_the_queue(store: Store) -> None:
