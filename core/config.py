@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -84,6 +84,15 @@ class Settings:
         if self.apprise_urls:
             live.append("chat")
         return live
+
+    def with_database(self, database_url: str | None) -> Settings:
+        """These settings on another store (a flow's ``database_url``); None keeps this one."""
+        return replace(self, database_url=database_url) if database_url else self
+
+    def offline(self) -> Settings:
+        """No provider credentials, so every channel records to the outbox: what an exercise
+        (CAP "Exercise") uses, since nothing of it may leave the machine."""
+        return replace(self, twilio=None, sendgrid=None, x=None, apprise_urls=())
 
 
 def _need(env: Mapping[str, str], group: str, names: list[str]) -> dict[str, str] | None:

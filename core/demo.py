@@ -151,14 +151,13 @@ def _agents_story(
     settings: Settings, ref: str, cases: list[int], phones: list[str], out: Console
 ) -> None:
     """Assignment, an SMS page, the agent's ACK and DONE, scale-up, a breach, stand-down."""
+    from crisiscast.cli_common import open_store
     from crisiscast.flows.sla_sweep import sla_sweep
     from crisiscast.flows.stand_down import stand_down
     from crisiscast.incidents.agent_desk import handle_agent_message
     from crisiscast.incidents.agents import add_agent
-    from crisiscast.incidents.store import Store
 
-    store = Store.from_settings(settings)
-    store.upgrade()
+    store = open_store(settings)
     out.rule("5. on-call agents: the sweep assigns urgent cases and pages by SMS")
     try:
         with store.session() as session:
@@ -271,11 +270,10 @@ def _show_outbox(settings: Settings, ref: str, out: Console) -> None:
 
 def _replies(settings: Settings, phones: list[str], out: Console) -> list[int]:
     """Scripted SMS replies through the same intake the webhooks use."""
+    from crisiscast.cli_common import open_store
     from crisiscast.incidents.intake import Inbound, Intake, Pending
-    from crisiscast.incidents.store import Store
 
-    store = Store.from_settings(settings)
-    store.upgrade()
+    store = open_store(settings)
     intake = Intake(store)
     table = Table("reply", "outcome", "severity", "lang", "auto-reply (start)")
     stamp = datetime.now(UTC)

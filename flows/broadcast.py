@@ -22,10 +22,11 @@ from sqlalchemy.orm import Session
 
 from crisiscast.channels.base import ChannelKind
 from crisiscast.channels.registry import channel_for
-from crisiscast.config import Settings, load_settings
+from crisiscast.config import Settings
 from crisiscast.flows import banner_publish
 from crisiscast.flows.queueing import EVERYONE, repair_outbox
 from crisiscast.flows.sending import RetryPolicy, Shard, ShardReport, run_shard
+from crisiscast.flows.stores import open_store, settings_for
 from crisiscast.incidents import ledger as lg
 from crisiscast.incidents import store as st
 from crisiscast.incidents.audience import import_contacts
@@ -49,24 +50,6 @@ DEFAULT_PUBLIC_URL = "http://127.0.0.1:8765/"  # `crisiscast serve` on its defau
 # Shards in flight at once: enough to overlap one shard's Python work with another's database
 # writes (and keep slow providers from holding up fast ones); each holds one shard in memory.
 SHARD_WORKERS = 2
-
-
-def _settings(database_url: str | None) -> Settings:
-    settings = load_settings()
-    return dataclasses.replace(settings, database_url=database_url) if database_url else settings
-
-
-def _store(database_url: str | None) -> st.Store:
-    store = st.Store.from_settings(_settings(database_url))
-    store.upgrade()
-    return store
-
-
-def _channel_settings(settings: Settings, exercise: bool) -> Settings:
-    """Exercises never leave the machine: no credentials, so every channel is the outbox."""
-    if not exercise:
-        return settings
-    return dataclasses.replace(settings, twilio=None, sendgrid=None, x=None, apprise_urls=())
 
 
 def stage(
@@ -114,7 +97,7 @@ def prepare(
 ) -> dict[str, Any]:
     """Import the audience, stage what is not staged yet, mark it broadcasting; plan shards."""
     now = datetime.now(UTC)
-    store = _store(database_url)
+    store = open_store(database_url)
     try:
         with store.session() as session:
             row = st.get_incident(session, incident)
@@ -126,7 +109,9 @@ def prepare(
                 )
                 imported = report.summary()
                 st.add_event(session, row.id, "audience_imported", imported, now=now)
-            for path in sorted(outbox_directory(_settings(database_url), row.ref).glob("*.jsonl")):
+            for path in sorted(
+                outbox_directory(settings_for(database_url), row.ref).glob("*.jsonl")
+            ):
                 repair_outbox(path)  # before any shard appends: see queueing.repair_outbox
             staged = stage(session, row, playbook, when=when, announcement=announcement, now=now)
             start_broadcast(session, row.id, list(staged))
@@ -151,15 +136,15 @@ def send_shard(
     rate_per_second: float | None = None,
 ) -> dict[str, Any]:
     """Send one channel's shard (or its single broadcast-style post) from the ledger."""
-    settings = _settings(database_url)
-    store = _store(database_url)
+    settings = settings_for(database_url)
+    store = open_store(database_url)
     kind: ChannelKind = channel  # type: ignore[assignment]  # checked by the playbook schema
     try:
         with store.session() as session:
             contents, default = load_contents(session, incident_id, announcement, channel)
             ref = st.get_incident(session, incident_id).ref
         outbox = outbox_directory(settings, ref)
-        target = channel_for(kind, _channel_settings(settings, exercise), outbox_dir=outbox)
+        target = channel_for(kind, settings.offline() if exercise else settings, outbox_dir=outbox)
         shard = Shard(incident_id, channel, bounds, reach(audiences, channel) if bounds else None)
         policy = RetryPolicy(rate_per_second=shard_rate(rate_per_second or target.rate_per_second))
         with target:
@@ -174,8 +159,8 @@ def publish_banner_task(
     incident_id: int, announcement: str, all_clear: bool, public_url: str, database_url: str | None
 ) -> dict[str, Any]:
     """Publish (or take down) the incident's banner and record its ledger rows."""
-    settings = _settings(database_url)
-    store = _store(database_url)
+    settings = settings_for(database_url)
+    store = open_store(database_url)
     now = datetime.now(UTC)
     try:
         with store.session() as session:
@@ -216,7 +201,7 @@ def finish(
     incident_id: int, reports: list[dict[str, Any]], database_url: str | None
 ) -> dict[str, Any]:
     """Sum the shards per channel, close the announcements, write the timeline event."""
-    store = _store(database_url)
+    store = open_store(database_url)
     try:
         with store.session() as session:
             return finish_broadcast(session, incident_id, reports, now=datetime.now(UTC))

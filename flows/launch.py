@@ -7,7 +7,6 @@ Tasks take references (paths, ids), never large data: Prefect hashes task inputs
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 
 from prefect import flow, get_run_logger, task
@@ -15,19 +14,10 @@ from prefect.runtime import flow_run
 
 from crisiscast.config import load_settings
 from crisiscast.flows.broadcast import DEFAULT_PUBLIC_URL, broadcast
+from crisiscast.flows.stores import open_store
 from crisiscast.incidents import store as st
 from crisiscast.incidents.agents import load_roster
 from crisiscast.playbook import load_playbook, render_all, render_title, resolve_params
-
-
-def open_store(database_url: str | None) -> st.Store:
-    """The incident store, brought to the current schema (idempotent, keeps data)."""
-    settings = load_settings()
-    if database_url:
-        settings = replace(settings, database_url=database_url)
-    store = st.Store.from_settings(settings)
-    store.upgrade()
-    return store
 
 
 @task(name="open-incident")

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crisiscast.channels.base import ChannelKind, OutgoingMessage
-from crisiscast.config import Settings, load_settings
+from crisiscast.flows.stores import open_store, settings_for
 from crisiscast.incidents import agents as ag
 from crisiscast.incidents import assignment as asg
 from crisiscast.incidents import staffing
@@ -37,30 +37,12 @@ from crisiscast.incidents.escalation import Action, ActionKind, OpenCase, escala
 from crisiscast.incidents.models import Case, Incident, IncidentStatus, TimelineEvent
 from crisiscast.incidents.paging import Senders, message_customer, page_agent, reminder_text
 from crisiscast.incidents.paging import send_one as _send_one
-from crisiscast.incidents.store import Store, add_event
+from crisiscast.incidents.store import add_event
 from crisiscast.playbook import Playbook, load_playbook
 
 ACTION_EVENT = "sla_action"
 DEFAULT_ACK_TIMEOUT_MINUTES = 5
 DEFAULT_PAGE_RANKS = 1  # page the most severe level; the others wait for NEXT or the web queue
-
-
-def settings_for(database_url: str | None, exercise: bool = False) -> Settings:
-    """Settings with the database override; an exercise never leaves the machine (outbox)."""
-    settings = load_settings()
-    if database_url:
-        settings = dataclasses.replace(settings, database_url=database_url)
-    if exercise:
-        settings = dataclasses.replace(
-            settings, twilio=None, sendgrid=None, x=None, apprise_urls=()
-        )
-    return settings
-
-
-def open_store(database_url: str | None) -> Store:
-    store = Store.from_settings(settings_for(database_url))
-    store.upgrade()
-    return store
 
 
 @dataclass

@@ -28,7 +28,7 @@ from crisiscast.channels.banner import current_state, take_down
 from crisiscast.errors import NotFoundError
 from crisiscast.flows.banner_publish import site_for
 from crisiscast.flows.broadcast import DEFAULT_PUBLIC_URL, broadcast
-from crisiscast.flows.sla_sweep import open_store, settings_for
+from crisiscast.flows.stores import open_store, settings_for
 from crisiscast.incidents import agents as ag
 from crisiscast.incidents.assignment import ReleaseReason
 from crisiscast.incidents.cases import CLOSED_STATUSES

@@ -25,7 +25,6 @@ Rules chosen here (the issue leaves them open):
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 
@@ -158,9 +157,7 @@ def _done(session: Session, agent: Agent, command: Command, now: datetime) -> st
 def customer_senders(settings: Settings, incident: Incident | None) -> Senders:
     """Channels for a note to a customer; an exercise never leaves the machine (outbox)."""
     if incident is not None and incident.exercise:
-        settings = dataclasses.replace(
-            settings, twilio=None, sendgrid=None, x=None, apprise_urls=()
-        )
+        settings = settings.offline()
     ref = incident.ref if incident is not None else "unmatched"
     return Senders(settings, settings.outbox_dir / ref)
 

@@ -59,3 +59,27 @@ def test_half_configured_provider_is_refused(
         load_settings({"CRISISCAST_HOME": str(tmp_path), **env})
     for word in words:
         assert word in str(info.value)
+
+
+def test_offline_settings_keep_everything_but_credentials(tmp_path: Path) -> None:
+    """An exercise's settings send nothing: no provider is live, the store stays the same."""
+    env = {
+        "CRISISCAST_HOME": str(tmp_path),
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "t",
+        "TWILIO_FROM_NUMBER": "+15005550006",
+        "X_BEARER_TOKEN": "x",
+        "CRISISCAST_APPRISE_URLS": "json://127.0.0.1:9/a",
+    }
+    settings = load_settings(env)
+    offline = settings.offline()
+    assert settings.live_channels() == ["sms", "social", "chat"]
+    assert offline.live_channels() == []
+    assert (offline.home, offline.database_url) == (settings.home, settings.database_url)
+
+
+def test_with_database_overrides_only_when_given(tmp_path: Path) -> None:
+    """A flow's database_url replaces the store; None keeps the environment's."""
+    settings = load_settings({"CRISISCAST_HOME": str(tmp_path)})
+    assert settings.with_database(None) is settings
+    assert settings.with_database("sqlite:////x.db").database_url == "sqlite:////x.db"
