@@ -146,6 +146,14 @@ def _placeholders(sql: str, dialect: str) -> str:
     return sql.replace("?", "%s") if dialect == "postgresql" else sql
 
 
+def _shard_filter(contacts: tuple[int, int] | None) -> tuple[str, int, int]:
+    """The SQL that picks a shard's rows and its two bound values: contacts ``lo..hi``, or the
+    rows without a contact. One definition, so reading and marking a shard cannot disagree."""
+    if contacts:
+        return "contact_id BETWEEN ? AND ?", contacts[0], contacts[1]
+    return "contact_id IS NULL AND ? = ?", 0, 0
+
+
 def queued_rows(
     session: Session,
     incident_id: int,
@@ -158,8 +166,7 @@ def queued_rows(
     """Queued rows of one channel, in id order: of contacts ``lo..hi`` (inclusive), or the
     broadcast-style rows (no contact) when ``contacts`` is None. Driver-level: it is the hot
     path's read, and SQLAlchemy's row objects cost more than the query."""
-    where = "contact_id BETWEEN ? AND ?" if contacts else "contact_id IS NULL AND ? = ?"
-    lo, hi = contacts or (0, 0)
+    where, lo, hi = _shard_filter(contacts)
     connection = session.connection()
     sql = _placeholders(
         "SELECT id, idempotency_key, address, announcement_id, last_error FROM deliveries "  # noqa: S608 - fixed SQL and checked names inlined; values bound
@@ -189,8 +196,7 @@ def mark_sent_range(
 
     The outbox's fast path; the outbox line (found by key) is the provider's record.
     """
-    where = "contact_id BETWEEN ? AND ?" if contacts else "contact_id IS NULL AND ? = ?"
-    lo, hi = contacts or (0, 0)
+    where, lo, hi = _shard_filter(contacts)
     connection = session.connection()
     sql = _placeholders(
         "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, last_error = NULL, "  # noqa: S608 - fixed SQL and checked names inlined; values bound
