@@ -5,7 +5,7 @@ Prints, from one run on the same machine:
 - the floor: the same ledger rows inserted with stdlib sqlite3 executemany, one transaction;
 - a naive Prefect flow with one task per recipient on ``--naive`` recipients, scaled to N x 2.
 
-Run:  /work/venv/bin/python bench/broadcast.py --contacts 1000000
+Run:  python bench/broadcast.py --contacts 1000000
 Contacts are seeded with sqlite3 executemany (setup, not timed): importing 1M rows through
 phonenumbers is the audience import's job, not the broadcast's.
 """
@@ -139,7 +139,7 @@ def naive(directory: Path, recipients: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=1_000_000)
-    parser.add_argument("--shard-size", type=int, default=50_000)
+    parser.add_argument("--shard-size", type=int, default=100_000)
     parser.add_argument("--naive", type=int, default=1_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="crisiscast-bench-") as tmp:

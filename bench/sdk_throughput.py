@@ -9,7 +9,7 @@ another, each client sends the same number of Messages.json POSTs:
 - raw httpx async (concurrency 10) and, if installed, aiohttp (concurrency 100), for reference.
   httpx comes with Prefect; aiohttp is optional.
 
-Run:  /work/venv/bin/python bench/sdk_throughput.py --messages 20000 --threads 8
+Run:  python bench/sdk_throughput.py --messages 20000 --threads 8
 """
 
 from __future__ import annotations

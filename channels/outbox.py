@@ -13,10 +13,11 @@ plus ``"parts": [...]`` when the channel would send more than one body (an X thr
 body that differs from ``text`` (truncated). The file holds recipients' addresses because it is
 the record of what the provider would have received; it is created readable by its owner only.
 
-A broadcast records email (long text, maybe HTML) with ``record_shared``: each distinct content is
-written once to ``<medium>.contents.jsonl`` (``{"content": id, "subject": ..., "text": ...,
-"html": ..., ...}``) and the recipient's line holds only ``{"key", "address", "language",
-"content": id}`` (a 1M-recipient email broadcast: ~80 MB instead of ~2.6 GB). The contents line
+A broadcast records its batches with ``record_shared`` (one content, many recipients). For
+email (long text, maybe HTML) each distinct content is written once to
+``<medium>.contents.jsonl`` (``{"content": id, "subject": ..., "text": ..., "html": ...}``)
+and the recipient's line holds only ``{"key", "address", "language", "content": id}`` (a
+1M-recipient email broadcast: ~80 MB instead of ~2.6 GB). The contents line
 is flushed before any line that names it, so a SIGKILL never leaves a line without its content.
 ``read_outbox`` gives back the full message either way.
 """
@@ -143,22 +144,28 @@ class OutboxChannel(Channel):
         line = f'{{"key":{quote(message.key)},"address":{address},{self._fragment(message)}}}\n'
         return line.encode("utf-8")
 
-    def record_shared(self, batch: Sequence[OutgoingMessage]) -> int:
-        """Record a broadcast batch with one write; return how many messages were recorded.
+    def record_shared(
+        self, content: OutgoingMessage, recipients: Sequence[tuple[str, str | None]]
+    ) -> int:
+        """Record one content for many recipients, ``(key, address)`` each, with one write;
+        return how many were recorded. ``content`` gives the message (its own key and address
+        are not used).
 
-        Email messages name their content, written once to ``<medium>.contents.jsonl``;
-        other media (short bodies) are recorded in full, as ``send`` does. No per-message
-        results: the caller marks the batch sent in the ledger as a whole.
+        Email lines name their content, written once to ``<medium>.contents.jsonl``; other
+        media (short bodies) are recorded in full, as ``send`` does. No per-message results:
+        the caller records the batch in the ledger as a whole.
         """
+        if not recipients:
+            return 0
+        shared = self.medium in SHARED_MEDIA
+        tail = f",{self._shared_fragment(content) if shared else self._fragment(content)}}}\n"
         quote = encode_basestring
-        fragment = self._shared_fragment if self.medium in SHARED_MEDIA else self._fragment
-        lines = []
-        for message in batch:
-            address = "null" if message.address is None else quote(message.address)
-            body = fragment(message)
-            lines.append(f'{{"key":{quote(message.key)},"address":{address},{body}}}\n'.encode())
-        self._append(lines)
-        return len(lines)
+        text = "".join(
+            f'{{"key":{quote(key)},"address":{"null" if address is None else quote(address)}{tail}'
+            for key, address in recipients
+        )
+        self._append([text.encode()])
+        return len(recipients)
 
     def _shared_fragment(self, message: OutgoingMessage) -> str:
         """``"language": ..., "content": id`` for a message, writing its content once first."""
@@ -205,6 +212,14 @@ class OutboxChannel(Channel):
                 ) from exc
             self._offset += sum(len(line) for line in lines)
             return start
+
+    def size(self) -> int:
+        """Bytes in the outbox file now, 0 before it exists: no line written after this call
+        starts before it (every write is flushed before ``send`` returns)."""
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
 
     def close(self) -> None:
         """Close the file; a later ``send`` reopens it and appends."""

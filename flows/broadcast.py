@@ -24,7 +24,7 @@ from crisiscast.channels.base import ChannelKind
 from crisiscast.channels.registry import channel_for
 from crisiscast.config import Settings
 from crisiscast.flows import banner_publish
-from crisiscast.flows.queueing import EVERYONE, repair_outbox
+from crisiscast.flows.queueing import EVERYONE, reconcile_marks, repair_outbox
 from crisiscast.flows.sending import RetryPolicy, Shard, ShardReport, run_shard
 from crisiscast.flows.stores import open_store, settings_for
 from crisiscast.incidents import ledger as lg
@@ -109,16 +109,17 @@ def prepare(
                 )
                 imported = report.summary()
                 st.add_event(session, row.id, "audience_imported", imported, now=now)
-            for path in sorted(
-                outbox_directory(settings_for(database_url), row.ref).glob("*.jsonl")
-            ):
+            outbox = outbox_directory(settings_for(database_url), row.ref)
+            for path in sorted(outbox.glob("*.jsonl")):
                 repair_outbox(path)  # before any shard appends: see queueing.repair_outbox
+            reconciled = reconcile_marks(session, outbox, row.id, now)
             staged = stage(session, row, playbook, when=when, announcement=announcement, now=now)
             start_broadcast(session, row.id, list(staged))
             lo, hi = contact_bounds(session)
             return {"incident_id": row.id, "ref": row.ref, "plan": staged, "lo": lo, "hi": hi,
                     "audiences": {n: list(a.channels) for n, a in playbook.audiences.items()},
-                    "imported": imported, "exercise": row.exercise}  # fmt: skip
+                    "imported": imported, "exercise": row.exercise, "reconciled": reconciled,
+                    "fresh": untouched(session, row.id, staged)}  # fmt: skip
     finally:
         store.dispose()
 
@@ -134,6 +135,7 @@ def send_shard(
     database_url: str | None,
     batch_size: int | None = None,
     rate_per_second: float | None = None,
+    fresh: bool = False,
 ) -> dict[str, Any]:
     """Send one channel's shard (or its single broadcast-style post) from the ledger."""
     settings = settings_for(database_url)
@@ -148,7 +150,7 @@ def send_shard(
         shard = Shard(incident_id, channel, bounds, reach(audiences, channel) if bounds else None)
         policy = RetryPolicy(rate_per_second=shard_rate(rate_per_second or target.rate_per_second))
         with target:
-            report = run_shard(store, shard, target, contents, default, policy, batch_size)
+            report = run_shard(store, shard, target, contents, default, policy, batch_size, fresh)
         return dataclasses.asdict(report)
     finally:
         store.dispose()
@@ -188,6 +190,21 @@ def publish_banner_task(
         store.dispose()
 
 
+def untouched(session: Session, incident_id: int, plan: dict[str, list[str]]) -> list[str]:
+    """``announcement/channel`` pairs no contact has a ledger row for yet: their shards can
+    write to the outbox without looking their rows up first (the common, first run)."""
+    pairs = []
+    for announcement, channels in plan.items():
+        for channel in channels:
+            rows = session.scalars(select(Announcement.id).where(
+                Announcement.incident_id == incident_id,
+                Announcement.announcement_id == announcement,
+                Announcement.channel == channel))  # fmt: skip
+            if not any(lg.has_contact_rows(session, incident_id, r, channel) for r in rows):
+                pairs.append(f"{announcement}/{channel}")
+    return pairs
+
+
 def _banner_rows(incident_id: int, contents: dict[str, Content]) -> list[lg.QueuedDelivery]:
     return [
         lg.QueuedDelivery(lg.delivery_key(incident_id, c.row_id, "banner", EVERYONE),
@@ -198,13 +215,15 @@ def _banner_rows(incident_id: int, contents: dict[str, Content]) -> list[lg.Queu
 
 @task(name="finish-broadcast")
 def finish(
-    incident_id: int, reports: list[dict[str, Any]], database_url: str | None
+    incident_id: int, reports: list[dict[str, Any]], database_url: str | None, reconciled: int = 0
 ) -> dict[str, Any]:
     """Sum the shards per channel, close the announcements, write the timeline event."""
     store = open_store(database_url)
     try:
         with store.session() as session:
-            return finish_broadcast(session, incident_id, reports, now=datetime.now(UTC))
+            return finish_broadcast(
+                session, incident_id, reports, now=datetime.now(UTC), reconciled=reconciled
+            )
     finally:
         store.dispose()
 
@@ -224,11 +243,12 @@ def _submit_all(
             ranges: Sequence[tuple[int, int] | None] = (
                 shards(plan["lo"], plan["hi"], shard_size) if channel in PER_RECIPIENT else [None]
             )
+            fresh = f"{announcement}/{channel}" in plan["fresh"]
             for bounds in ranges:
                 futures.append(send_shard.submit(
                     incident_id, announcement, channel, bounds, plan["audiences"],
                     options["exercise"], options["database_url"], options["batch_size"],
-                    options["rate_per_second"]))  # fmt: skip
+                    options["rate_per_second"], fresh))  # fmt: skip
     return futures
 
 
@@ -276,7 +296,7 @@ def broadcast(
             "public_url": public_url, "all_clear": when == "all_clear",
     }  # fmt: skip
     reports = _collect(_submit_all(plan, shard_size, options))
-    summary = finish(plan["incident_id"], reports, database_url)
+    summary = finish(plan["incident_id"], reports, database_url, plan["reconciled"])
     get_run_logger().info("incident=%s broadcast %s", plan["ref"], summary["counts"])
     return summary
 

@@ -3,6 +3,7 @@ settle what an earlier, crashed run left behind (see ``crisiscast.flows.sending`
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -14,20 +15,19 @@ from sqlalchemy.orm import Session
 from crisiscast.channels.base import Channel
 from crisiscast.channels.outbox import OutboxChannel
 from crisiscast.incidents import ledger as lg
-from crisiscast.incidents.broadcast import Content, Reach, pick_language
+from crisiscast.incidents.broadcast import Content, Reach, address_column, pick_language
+from crisiscast.incidents.outbox_marks import marks_of, remove_mark
 
 EVERYONE = "everyone"  # the recipient of broadcast-style channels in the idempotency key
+RECONCILED = "outbox:reconciled"  # provider id of rows recorded from the outbox after a crash
 
 
-def _address_column(channel: str) -> str:
-    return "phone" if channel == "sms" else "email"
-
-
-def stream_contacts(
-    session: Session, reach: Reach, bounds: tuple[int, int]
-) -> Iterator[tuple[int, str, str | None, bool]]:
-    """(id, address, language, opted out of everything) of reached contacts, in id order."""
-    column = _address_column(reach.channel)
+def contacts_page(
+    session: Session, reach: Reach, after: int, hi: int, limit: int
+) -> list[tuple[int, str, str | None, bool]]:
+    """(id, address, language, opted out of everything) of reached contacts with
+    ``after < id <= hi``, in id order, at most ``limit`` of them."""
+    column = address_column(reach.channel)
     # Audience names are checked identifiers (playbook Name), so inlining them is safe.
     defined = ", ".join(f"'{name}'" for name in reach.defined)
     chosen = ", ".join(f"'{name}'" for name in reach.audiences)
@@ -38,18 +38,27 @@ def stream_contacts(
     connection = session.connection()
     sql = (
         f"SELECT id, {column}, language, opted_out_at IS NOT NULL FROM contacts "  # noqa: S608 - fixed SQL and checked names inlined; values bound
-        f"WHERE id BETWEEN ? AND ? AND {column} IS NOT NULL {audience} ORDER BY id"
+        f"WHERE id > ? AND id <= ? AND {column} IS NOT NULL {audience} ORDER BY id LIMIT ?"
     )
     if connection.dialect.name == "postgresql":
         sql = sql.replace("?", "%s")
     cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(sql, bounds)
-        while batch := cursor.fetchmany(5_000):
-            for row in batch:
-                yield row[0], row[1], row[2], bool(row[3])
+        cursor.execute(sql, (after, hi, limit))
+        rows: list[tuple[int, str, str | None, bool]] = cursor.fetchall()  # SQLite: 0/1 for bool
+        return rows
     finally:
         cursor.close()
+
+
+def stream_contacts(
+    session: Session, reach: Reach, bounds: tuple[int, int]
+) -> Iterator[tuple[int, str, str | None, bool]]:
+    """Every reached contact of ``bounds`` (inclusive), in id order, a page at a time."""
+    after = bounds[0] - 1
+    while page := contacts_page(session, reach, after, bounds[1], 5_000):
+        yield from page
+        after = page[-1][0]
 
 
 def shard_rows(
@@ -146,13 +155,64 @@ def repair_outbox(path: Path) -> int:
         return size - end
 
 
+def outbox_rows_after(
+    path: Path, offset: int, incident_id: int, channel: str, contacts: tuple[int, int]
+) -> list[lg.QueuedDelivery]:
+    """Ledger rows for the lines of one shard (this incident and channel, contacts ``lo..hi``)
+    written to the outbox file at or after byte ``offset``.
+
+    Other shards append to the same file, so ``offset`` may fall inside one of their lines:
+    that partial line is skipped (this shard's lines all begin at or after ``offset``).
+    """
+    rows: list[lg.QueuedDelivery] = []
+    if not path.is_file():
+        return rows
+    wanted = f"{incident_id}:"
+    with path.open("rb") as lines:
+        if offset > 0:
+            lines.seek(offset - 1)
+            if lines.read(1) != b"\n":
+                lines.readline()  # the rest of another shard's line
+        for line in lines:
+            if not line.endswith(b"\n"):
+                continue  # torn by a kill: never fully recorded, so it is sent again
+            record = json.loads(line)
+            key = str(record.get("key", ""))
+            parts = key.split(":")
+            if len(parts) != 4 or not key.startswith(wanted) or parts[2] != channel:
+                continue
+            if not parts[3].startswith("c") or not parts[3][1:].isdigit():
+                continue
+            contact = int(parts[3][1:])
+            if contacts[0] <= contact <= contacts[1]:
+                rows.append(lg.QueuedDelivery(key, incident_id, int(parts[1]), channel, contact,
+                                              record.get("address")))  # fmt: skip
+    return rows
+
+
+def reconcile_marks(session: Session, outbox_dir: Path, incident_id: int, now: datetime) -> int:
+    """Record as sent what interrupted shards wrote to the outbox but not to the ledger, and
+    clear their marks; return how many rows that added. Run before any shard starts."""
+    added = 0
+    for mark in marks_of(session, incident_id):
+        path = outbox_dir / f"{mark.channel}.jsonl"
+        rows = outbox_rows_after(
+            path, mark.offset, incident_id, mark.channel, (mark.contact_lo, mark.contact_hi)
+        )
+        added += lg.insert_deliveries(
+            session, sorted(rows), now=now, status="sent", provider_id=RECONCILED
+        )
+        remove_mark(session, mark.id)
+    return added
+
+
 def settle_leftovers(
     session: Session, channel: Channel, rows: Sequence[lg.LedgerRow], now: datetime
 ) -> tuple[int, int]:
     """Settle rows an earlier run left queued; return (reconciled as sent, unknown outcome)."""
     if isinstance(channel, OutboxChannel):
         found = outbox_keys(channel.path, {r.idempotency_key for r in rows})
-        done = [lg.Outcome(r.id, "sent", "outbox:reconciled") for r in rows
+        done = [lg.Outcome(r.id, "sent", RECONCILED) for r in rows
                 if r.idempotency_key in found]  # fmt: skip
         lg.record_outcomes(session, done, now=now, attempt=1)
         return len(done), 0

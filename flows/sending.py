@@ -3,14 +3,16 @@
 How at-most-once holds across retries, crashes and re-launches:
 
 1. Every recipient's row is inserted once (unique idempotency key, ``ON CONFLICT DO NOTHING``).
-2. Only ``queued`` rows are sent; the outcome of each batch is recorded in one statement.
-3. SDK channels mark a batch ``IN_FLIGHT`` (and count the attempt) in a committed
-   transaction *before* handing it to the provider. A row found in flight when a shard
-   starts was handed over by a run that died before recording the outcome: it is marked
-   ``failed`` with "outcome unknown after crash" and reported, never resent blindly.
-4. The outbox skips that marker (it would double the writes of the hot path): the outbox
-   file is its own record, so a shard that finds queued rows left from an earlier run first
-   reads the outbox file and marks the keys it holds as sent.
+2. SDK channels queue a shard's rows first and send only ``queued`` rows; the outcome of each
+   batch is recorded in one statement. They mark a batch ``IN_FLIGHT`` (and count the attempt)
+   in a committed transaction *before* handing it to the provider. A row found in flight when
+   a shard starts was handed over by a run that died before recording the outcome: it is
+   marked ``failed`` with "outcome unknown after crash" and reported, never resent blindly.
+3. The outbox writes each row once: a batch's lines go to the outbox file, then the batch is
+   inserted as sent. Before its first line, the shard records the file's size (an outbox
+   mark, committed). A run killed in between leaves lines the ledger lacks; the next run reads
+   the file from the mark and records them as sent before any shard starts
+   (``queueing.reconcile_marks``), so they are not written again.
 
 So a broadcast killed with SIGKILL and run again sends only what was not sent.
 """
@@ -32,6 +34,7 @@ from sqlalchemy.orm import Session
 from crisiscast.channels.base import Channel, DeliveryResult, OutgoingMessage
 from crisiscast.channels.outbox import OutboxChannel
 from crisiscast.errors import PermanentChannelError, RetryableChannelError
+from crisiscast.flows.outbox_once import OutboxShard
 from crisiscast.flows.queueing import (
     is_recalled,
     queue_everyone,
@@ -221,11 +224,10 @@ class Shard:
 
 @dataclass
 class _Prepared:
-    """A shard after queueing: who to suppress, and its rows when all of them are new."""
+    """A shard after queueing: who to suppress."""
 
     opted: set[str] = field(default_factory=set)  # keys of contacts opted out of everything
     addresses: set[str] = field(default_factory=set)  # addresses opted out of this channel
-    fresh: list[lg.QueuedDelivery] | None = None
 
     def quiet(self, key: str, address: str | None) -> bool:
         return key in self.opted or address in self.addresses
@@ -249,9 +251,6 @@ def _prepare(
             shard.incident_id, shard.channel, contacts, contents, default
         )
         del contacts
-    # Inserted in key order (neighbouring index pages); ``rows`` stays in contact order, which
-    # the outbox fast path relies on to mark batches by contact range.
-    ordered = sorted(rows)
     with _session(store) as session:
         leftovers = lg.queued_rows(
             session, shard.incident_id, shard.channel, shard.bounds, limit=width * 2 + 10
@@ -260,9 +259,8 @@ def _prepare(
         if not (shard.reach and shard.bounds):
             report.queued = queue_everyone(session, shard.incident_id, shard.channel, contents, now)
             return prepared
-        report.queued = lg.queue_deliveries(session, ordered, now=now)
-    # Nothing of this shard was in the ledger: its queued rows are exactly ``rows``.
-    prepared.fresh = rows if not leftovers and report.queued == len(rows) else None
+        # In key order: neighbouring index pages.
+        report.queued = lg.queue_deliveries(session, sorted(rows), now=now)
     return prepared
 
 
@@ -277,36 +275,25 @@ def _recalled(store: Store, shard: Shard, row_ids: Sequence[int], report: ShardR
     return True
 
 
-def _send_fresh(
-    store: Store, shard: Shard, channel: OutboxChannel, contents: dict[str, Content],
-    prepared: _Prepared, size: int, report: ShardReport,
+def _record_to_outbox(
+    store: Store, shard: Shard, reach: Reach, bounds: tuple[int, int], channel: OutboxChannel,
+    contents: dict[str, Content], default: str, size: int, fresh: bool, report: ShardReport,
 ) -> None:  # fmt: skip
-    """The outbox's fast path for a shard queued just now: send from memory, and mark each
-    batch sent with one UPDATE over its contact range (no read-back, no per-row parameters)."""
-    rows = prepared.fresh or []
-    by_row = {c.row_id: c for c in contents.values()}
-    row_ids = list(by_row)
-    for start in range(0, len(rows), size):
-        if _recalled(store, shard, row_ids, report):
-            return
-        batch = rows[start : start + size]
-        quiet = [r.idempotency_key for r in batch if prepared.quiet(r.idempotency_key, r.address)]
-        if quiet:
-            with _session(store) as session:
-                lg.suppress_keys(session, quiet, OPTED_OUT, now=datetime.now(UTC))
-            report.suppressed += len(quiet)
-        messages = []
-        for r in batch:
-            if not prepared.quiet(r.idempotency_key, r.address):
-                c = by_row[r.announcement_id]
-                messages.append(OutgoingMessage(r.idempotency_key, r.address, c.language,
-                                                c.text, c.subject, c.html))  # fmt: skip
-        channel.record_shared(messages)
-        contacts = (batch[0].contact_id or 0, batch[-1].contact_id or 0)
-        with _session(store) as session:
-            lg.mark_sent_range(session, shard.incident_id, shard.channel, contacts,
-                               (0, lg.MAX_ID), now=datetime.now(UTC))  # fmt: skip
-        report.sent += len(messages)
+    """The outbox's path: each row written once (see ``crisiscast.flows.outbox_once``)."""
+    writer = OutboxShard(lambda: _session(store), shard.incident_id, reach, bounds, channel,
+                         contents, default)  # fmt: skip
+    try:
+        writer.run(size, fresh=fresh)
+    except PermanentChannelError as exc:
+        report.error = str(exc)
+    report.queued, report.sent = writer.queued, writer.sent
+    report.suppressed, report.recalled = writer.suppressed, writer.recalled
+
+
+def _has_queued(store: Store, shard: Shard) -> bool:
+    with _session(store) as session:
+        return bool(lg.queued_rows(session, shard.incident_id, shard.channel, shard.bounds,
+                                   limit=1))  # fmt: skip
 
 
 def run_shard(
@@ -317,22 +304,30 @@ def run_shard(
     default_language: str,
     policy: RetryPolicy,
     batch_size: int | None = None,
+    fresh: bool = False,
 ) -> ShardReport:
-    """Queue, settle and send one shard on one channel; a failed channel is reported."""
+    """Queue, settle and send one shard on one channel; a failed channel is reported.
+
+    ``fresh``: the flow found no contact rows for this announcement and channel before any
+    shard started, so the outbox path may skip looking up this shard's rows.
+    """
     report = ShardReport(channel=shard.channel)
     row_ids = [c.row_id for c in contents.values()]
     with _session(store) as session:
         if is_recalled(session, row_ids):
             report.recalled = True
             return report
-    prepared = _prepare(store, shard, channel, contents, default_language, report)
     size = min(batch_size or channel.batch_size, channel.batch_size)
-    if prepared.fresh is not None and isinstance(channel, OutboxChannel):
-        try:
-            _send_fresh(store, shard, channel, contents, prepared, size, report)
-        except PermanentChannelError as exc:
-            report.error = str(exc)
+    if (
+        isinstance(channel, OutboxChannel)
+        and shard.reach
+        and shard.bounds
+        and (fresh or not _has_queued(store, shard))
+    ):
+        _record_to_outbox(store, shard, shard.reach, shard.bounds, channel, contents,
+                          default_language, size, fresh, report)  # fmt: skip
         return report
+    prepared = _prepare(store, shard, channel, contents, default_language, report)
 
     def suppress(row: lg.LedgerRow) -> bool:
         return prepared.quiet(row.idempotency_key, row.address)

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 # Channels that reach each person at their own address; the rest post once per language.
 PER_RECIPIENT = frozenset({"sms", "email"})
-DEFAULT_SHARD_SIZE = 10_000
+# Contacts per shard task: a shard streams its contacts in batches, so size costs no memory;
+# fewer tasks cost less Prefect overhead (1M x 2 channels: 15 s at 100k, 18 s at 50k).
+DEFAULT_SHARD_SIZE = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,13 @@ class Reach:
     defined: tuple[str, ...]
 
 
+def address_column(channel: str) -> str:
+    """The contacts column a per-recipient channel sends to."""
+    if channel not in PER_RECIPIENT:
+        raise ValueError(f"{channel!r} is not a per-recipient channel: it has no address column")
+    return "phone" if channel == "sms" else "email"
+
+
 def reach(audiences: Mapping[str, Sequence[str]], channel: str) -> Reach:
     """The audiences of a playbook that ``channel`` reaches (see :class:`Reach`)."""
     chosen = tuple(sorted(name for name, kinds in audiences.items() if channel in kinds))
@@ -64,6 +73,32 @@ def pick_language(wanted: str | None, available: Sequence[str], default: str) ->
         return wanted
     base = (wanted or "").split("-")[0]
     return base if base in available else default
+
+
+Recipients = dict[int, list[tuple[int, str | None]]]  # announcement row -> (contact, address)
+
+
+def split_batch(
+    contacts: Sequence[tuple[int, str | None, str | None, bool]],
+    contents: Mapping[str, Content],
+    default_language: str,
+    opted_out_addresses: set[str],
+) -> tuple[Recipients, Recipients]:
+    """Who gets which message, and who is suppressed: (to send, opted out), each by the
+    announcement row in the contact's language. Contacts are (id, address, language, opted out
+    of everything), in id order; the order is kept within each row."""
+    send: Recipients = {}
+    quiet: Recipients = {}
+    rows: dict[str | None, int] = {}  # a contact's language -> the row it gets
+    available = list(contents)
+    for contact_id, address, language, out in contacts:
+        row = rows.get(language)
+        if row is None:
+            row = contents[pick_language(language, available, default_language)].row_id
+            rows[language] = row
+        target = quiet if out or address in opted_out_addresses else send
+        target.setdefault(row, []).append((contact_id, address))
+    return send, quiet
 
 
 def backoff_seconds(attempt: int, *, base: float, cap: float, jitter: float) -> float:

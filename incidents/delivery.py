@@ -75,9 +75,17 @@ def load_contents(
 
 
 def finish_broadcast(
-    session: Session, incident_id: int, reports: Sequence[Mapping[str, Any]], *, now: datetime
+    session: Session,
+    incident_id: int,
+    reports: Sequence[Mapping[str, Any]],
+    *,
+    now: datetime,
+    reconciled: int = 0,
 ) -> dict[str, Any]:
-    """Close the broadcasting announcements and record per-channel counts on the timeline."""
+    """Close the broadcasting announcements and record per-channel counts on the timeline.
+
+    ``reconciled``: rows an interrupted run had written to the outbox, recorded before sending.
+    """
     session.execute(
         update(Announcement)
         .where(
@@ -92,7 +100,7 @@ def finish_broadcast(
         "counts": counts,
         "errors": errors,
         "shards": len(reports),
-        "reconciled": sum(int(r.get("reconciled", 0)) for r in reports),
+        "reconciled": reconciled + sum(int(r.get("reconciled", 0)) for r in reports),
         "unknown_after_crash": sum(int(r.get("unknown", 0)) for r in reports),
         "recalled": any(r.get("recalled") for r in reports),
     }

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Enum,
     ForeignKey,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column
 
@@ -166,7 +168,13 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         Index("ix_deliveries_incident_status", "incident_id", "status"),
-        Index("ix_deliveries_provider_id", "provider_id"),
+        # Only rows with a provider id (receipts look them up); outbox rows have none.
+        Index(
+            "ix_deliveries_provider_id",
+            "provider_id",
+            sqlite_where=text("provider_id IS NOT NULL"),
+            postgresql_where=text("provider_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -186,6 +194,21 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class OutboxMark(Base):
+    """Where a broadcast shard began appending to its outbox file, kept until its rows are in
+    the ledger: after a crash, the lines past ``offset`` are what the ledger may lack."""
+
+    __tablename__ = "outbox_marks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(50))
+    contact_lo: Mapped[int] = mapped_column(Integer)
+    contact_hi: Mapped[int] = mapped_column(Integer)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
 
 
 class Case(Base):

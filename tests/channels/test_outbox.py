@@ -84,19 +84,16 @@ def test_to_url_names_the_file(tmp_path: Path) -> None:
     assert OutboxChannel("chat", tmp_path).to_url() == f"outbox://chat/{tmp_path}/chat.jsonl"
 
 
-def test_hundred_thousand_messages_quickly(tmp_path: Path) -> None:
-    """100k messages in batches of 10k take (with margin) under the 1M-in-20-s budget's share."""
-    import time
-
+def test_batches_of_a_large_send_each_get_their_own_lines(tmp_path: Path) -> None:
+    """100k messages in batches of 10k: every message is one line, read back in order (the
+    speed of this path is measured by bench/broadcast.py, not here)."""
     outbox = OutboxChannel("sms", tmp_path, preparer=PREPARERS["sms"])
     messages = [sms(f"k{i}", address=f"+1500555{i:04d}") for i in range(100_000)]
-    start = time.perf_counter()
     for i in range(0, len(messages), outbox.batch_size):
         outbox.send(messages[i : i + outbox.batch_size])
     outbox.close()
-    elapsed = time.perf_counter() - start
-    assert sum(1 for _ in read_outbox(tmp_path / "sms.jsonl")) == 100_000
-    assert elapsed < 3.0, f"outbox wrote 100k messages in {elapsed:.2f} s"
+    keys = [r["key"] for r in read_outbox(tmp_path / "sms.jsonl")]
+    assert keys == [m.key for m in messages]
 
 
 def test_broadcast_email_records_each_content_once_and_reads_back_in_full(
@@ -104,19 +101,23 @@ def test_broadcast_email_records_each_content_once_and_reads_back_in_full(
 ) -> None:
     """A broadcast's email lines name their content, written once; reading gives every field."""
     long = "Go to high ground. " * 100
-    messages = [
-        OutgoingMessage(f"k{i}", f"p{i}@example.org", lang, long + lang, "Flood", "<p>x</p>")
-        for i, lang in enumerate(("en", "th", "en", "th"))
-    ]
+    english, thai = (
+        OutgoingMessage("", None, lang, long + lang, "Flood", "<p>x</p>") for lang in ("en", "th")
+    )
     with OutboxChannel("email", tmp_path) as outbox:
-        assert outbox.record_shared(messages[:2]) == 2
-        assert outbox.record_shared(messages[2:]) == 2
+        assert outbox.record_shared(english, [("k0", "p0@example.org")]) == 1
+        assert outbox.record_shared(thai, [("k1", "p1@example.org"), ("k3", None)]) == 2
+        assert outbox.record_shared(english, [("k2", "p2@example.org")]) == 1
+        assert outbox.record_shared(thai, []) == 0
     path = outbox_path(tmp_path, "email")
     assert path.stat().st_size < len(long)  # no body per recipient
     assert len((tmp_path / "email.contents.jsonl").read_text().splitlines()) == 2
     records = list(read_outbox(path))
     assert [(r["key"], r["address"], r["language"], r["text"]) for r in records] == [
-        (m.key, m.address, m.language, m.text) for m in messages
+        ("k0", "p0@example.org", "en", long + "en"),
+        ("k1", "p1@example.org", "th", long + "th"),
+        ("k3", None, "th", long + "th"),
+        ("k2", "p2@example.org", "en", long + "en"),
     ]
     assert all(r["subject"] == "Flood" and r["html"] == "<p>x</p>" for r in records)
 
@@ -124,7 +125,7 @@ def test_broadcast_email_records_each_content_once_and_reads_back_in_full(
 def test_broadcast_sms_is_recorded_in_full(tmp_path: Path) -> None:
     """Short bodies keep their text on every line, as ``send`` writes them."""
     with OutboxChannel("sms", tmp_path) as outbox:
-        outbox.record_shared([sms("a"), sms("b")])
+        outbox.record_shared(sms(""), [("a", "+15005550009"), ("b", "+15005550010")])
     assert [r["text"] for r in read_outbox(tmp_path / "sms.jsonl")] == ["Call 0800 123"] * 2
     assert not (tmp_path / "sms.contents.jsonl").exists()
 
@@ -132,7 +133,7 @@ def test_broadcast_sms_is_recorded_in_full(tmp_path: Path) -> None:
 def test_a_line_without_its_content_is_reported(tmp_path: Path) -> None:
     """A missing contents file is named in the error, not silently skipped."""
     with OutboxChannel("email", tmp_path) as outbox:
-        outbox.record_shared([OutgoingMessage("k", "a@example.org", "en", "t", "s", None)])
+        outbox.record_shared(OutgoingMessage("", None, "en", "t", "s", None), [("k", "a@x.org")])
     (tmp_path / "email.contents.jsonl").unlink()
     with pytest.raises(PermanentChannelError, match=r"email\.contents\.jsonl"):
         list(read_outbox(outbox_path(tmp_path, "email")))

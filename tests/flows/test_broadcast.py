@@ -9,9 +9,14 @@ from typing import Any
 
 import pytest
 from broadcast_support import FLOOD, outbox_addresses
+from sqlalchemy.orm import Session
 
+from crisiscast.channels.base import OutgoingMessage
+from crisiscast.channels.outbox import OutboxChannel
+from crisiscast.flows import outbox_once
 from crisiscast.flows.broadcast import broadcast
 from crisiscast.flows.launch import launch_incident
+from crisiscast.flows.queueing import is_recalled
 from crisiscast.incidents import store as st
 from crisiscast.incidents.delivery import recall
 from crisiscast.incidents.ledger import ledger_counts
@@ -186,3 +191,53 @@ def test_concurrent_shards_share_the_channel_rate() -> None:
     assert shard_rate(1.0) == pytest.approx(1.0 / SHARD_WORKERS)
     assert shard_rate(1.0) * SHARD_WORKERS <= 1.0
     assert shard_rate(None) is None  # the outbox and self-throttling channels have no limit
+
+
+def test_lines_written_before_a_crash_are_recorded_not_written_again(
+    db_url: str, home: Path, contacts_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shard dies after its outbox write, before the ledger insert; the next run records
+    those lines as sent from the outbox mark and writes only the rest."""
+    ref = _launch(db_url)
+    written = OutboxChannel.record_shared
+
+    def write_then_die(
+        self: OutboxChannel, content: OutgoingMessage, recipients: list[tuple[str, str]]
+    ) -> int:
+        written(self, content, recipients)
+        raise RuntimeError("killed between the outbox write and the ledger insert")
+
+    monkeypatch.setattr(OutboxChannel, "record_shared", write_then_die)
+    first = _run(db_url, ref, audience=str(contacts_csv), batch_size=1)
+    assert any("killed between" in e for e in first["errors"])
+    assert "sms" not in first["counts"]  # the ledger lacks the line that was written
+
+    monkeypatch.setattr(OutboxChannel, "record_shared", written)
+    second = _run(db_url, ref, batch_size=1)
+    assert second["reconciled"] == 2  # one line each of sms and email
+    assert outbox_addresses(home / "outbox" / ref / "sms.jsonl") == {a: 1 for a in SMS}
+    assert outbox_addresses(home / "outbox" / ref / "email.jsonl") == {a: 1 for a in EMAIL}
+    assert second["counts"]["sms"] == {"sent": 3}
+    assert second["counts"]["email"] == {"sent": 3}
+
+
+def test_recall_during_a_broadcast_suppresses_what_is_not_written(
+    db_url: str, home: Path, contacts_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commander's recall lands after the first batch: the rest of the shard is recorded
+    suppressed, not written."""
+    ref = _launch(db_url)
+    checks: list[bool] = []
+
+    def recall_before_second_batch(session: Session, row_ids: list[int]) -> bool:
+        if len(checks) == 1:  # between batches, as `crisiscast recall` would get its turn
+            recall(session, ref, now=datetime.now(UTC))
+        checks.append(is_recalled(session, row_ids))
+        return checks[-1]
+
+    monkeypatch.setattr(outbox_once, "is_recalled", recall_before_second_batch)
+    summary = _run(db_url, ref, audience=str(contacts_csv), batch_size=1, channels=["sms"])
+    assert checks[:2] == [False, True]
+    assert summary["recalled"]
+    assert summary["counts"] == {"sms": {"sent": 1, "suppressed": 2}}
+    assert sum(outbox_addresses(home / "outbox" / ref / "sms.jsonl").values()) == 1

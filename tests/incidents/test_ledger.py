@@ -9,7 +9,15 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crisiscast.incidents.ledger import QueuedDelivery, delivery_key, queue_deliveries
+from crisiscast.incidents.ledger import (
+    QueuedDelivery,
+    contact_key,
+    delivery_key,
+    existing_statuses,
+    has_contact_rows,
+    insert_deliveries,
+    queue_deliveries,
+)
 from crisiscast.incidents.models import (
     Contact,
     Delivery,
@@ -78,6 +86,32 @@ def test_queue_deliveries_inserts_each_recipient_once_across_retries(store: Stor
     assert (first, again, total) == (300, 200, 500)
     assert sample.status is DeliveryStatus.QUEUED and sample.attempts == 0
     assert sample.created_at == NOW == sample.updated_at
+
+
+def test_rows_written_once_are_inserted_settled_and_found_again(store: Store) -> None:
+    """The outbox path inserts rows as sent (one attempt); a rerun finds them by key and by the
+    announcement's key range, and an unknown status is refused."""
+    with store.session() as session:
+        incident_id, announcement_id = _announcement_ids(session)
+        contact = session.scalar(select(func.min(Contact.id)))  # none yet: keys need no contact
+        assert contact is None
+        assert not has_contact_rows(session, incident_id, announcement_id, "sms")
+        rows = [
+            QueuedDelivery(contact_key(incident_id, announcement_id, "sms", n), incident_id,
+                           announcement_id, "sms", None, f"+1555010{n:04d}")
+            for n in (7, 8)
+        ]  # fmt: skip
+        assert insert_deliveries(session, rows, now=NOW, status="sent") == 2
+        assert insert_deliveries(session, rows, now=NOW, status="sent") == 0
+        with pytest.raises(ValueError, match="not 'delivered'"):
+            insert_deliveries(session, rows, now=NOW, status="delivered")
+    with store.session() as session:
+        sample = session.scalars(select(Delivery).limit(1)).one()
+        keys = [r.idempotency_key for r in rows] + ["1:1:sms:c999"]
+        assert existing_statuses(session, keys) == {k: "sent" for k in keys[:2]}
+        assert has_contact_rows(session, incident_id, announcement_id, "sms")
+        assert not has_contact_rows(session, incident_id, announcement_id, "email")
+    assert sample.status is DeliveryStatus.SENT and sample.attempts == 1
 
 
 def test_queue_deliveries_rolls_back_with_the_session(store: Store) -> None:

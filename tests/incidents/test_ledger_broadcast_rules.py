@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from crisiscast.incidents.broadcast import backoff_seconds, pace_wait, pick_language, reach, shards
+from crisiscast.incidents.broadcast import (
+    Content,
+    address_column,
+    backoff_seconds,
+    pace_wait,
+    pick_language,
+    reach,
+    shards,
+    split_batch,
+)
 
 AUDIENCES = {"residents": ["sms"], "public": ["banner", "social"], "registered": ["email"]}
 
@@ -68,3 +77,32 @@ def test_pacing_keeps_under_the_rate(
 ) -> None:
     """The sender waits just long enough to stay within the channel's rate; no rate, no wait."""
     assert pace_wait(sent, 0.0, now, rate) == pytest.approx(wait)
+
+
+def test_a_batch_is_split_by_message_and_opt_out() -> None:
+    """Each contact gets the row in its language (base language, then the default); contacts
+    opted out of everything or at this address are set apart, order kept."""
+    contents = {
+        "en": Content(10, "en", "Flood", None, None),
+        "th": Content(11, "th", "น้ำท่วม", None, None),
+    }
+    contacts = [
+        (1, "+66810000001", "th", False),
+        (2, "+66810000002", "th-TH", False),
+        (3, "+66810000003", "fr", False),
+        (4, "+66810000004", "th", True),  # opted out of everything
+        (5, "+66810000005", None, False),  # opted out of SMS at this address
+        (6, "+66810000006", "en", False),
+    ]
+    send, quiet = split_batch(contacts, contents, "en", {"+66810000005"})
+    assert send == {
+        11: [(1, "+66810000001"), (2, "+66810000002")],
+        10: [(3, "+66810000003"), (6, "+66810000006")],
+    }
+    assert quiet == {11: [(4, "+66810000004")], 10: [(5, "+66810000005")]}
+
+
+def test_only_per_recipient_channels_have_an_address_column() -> None:
+    assert (address_column("sms"), address_column("email")) == ("phone", "email")
+    with pytest.raises(ValueError, match="'banner' is not a per-recipient channel"):
+        address_column("banner")

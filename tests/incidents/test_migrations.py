@@ -24,6 +24,7 @@ TABLES = {
     "agents",
     "assignments",
     "timeline_events",
+    "outbox_marks",
 }
 
 

@@ -1,0 +1,122 @@
+"""The outbox's broadcast path: each delivery written to the ledger once, after its line.
+
+A shard walks its contacts a batch at a time. In one store transaction (on SQLite the write
+lock, ``BEGIN IMMEDIATE``) it reads the batch, writes the outbox lines, and inserts the batch
+into the ledger as sent (opted-out contacts as suppressed). Before its first line it records
+an outbox mark, the file's size, so a run killed between a write and its commit is finished by
+the next run from the file (``queueing.reconcile_marks``), never written twice.
+
+Queueing every row first and marking it sent afterwards wrote each row twice; this path is
+what lets 1M contacts x 2 channels go out in about the time of a raw insert of the rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from crisiscast.channels.base import OutgoingMessage
+from crisiscast.channels.outbox import OutboxChannel
+from crisiscast.errors import PermanentChannelError
+from crisiscast.flows.queueing import contacts_page, is_recalled
+from crisiscast.incidents import ledger as lg
+from crisiscast.incidents.broadcast import Content, Reach, Recipients, split_batch
+from crisiscast.incidents.optout import OPTED_OUT, opted_out_addresses
+from crisiscast.incidents.outbox_marks import add_mark, remove_mark
+
+Sessions = Callable[[], AbstractContextManager[Session]]
+
+
+def _insert(
+    session: Session, incident_id: int, channel: str, recipients: Recipients, status: str,
+    error: str | None,
+) -> int:  # fmt: skip
+    now = datetime.now(UTC)
+    added = 0
+    for row, pairs in recipients.items():
+        added += lg.insert_for_contacts(session, incident_id, row, channel, pairs, now=now,
+                                        status=status, error=error)  # fmt: skip
+    return added
+
+
+def _unwritten(session: Session, incident_id: int, channel: str, send: Recipients) -> Recipients:
+    """Of a batch, the recipients the ledger has no row for (a run after an interrupted one)."""
+    keys = {row: [lg.contact_key(incident_id, row, channel, c) for c, _ in pairs]
+            for row, pairs in send.items()}  # fmt: skip
+    found = lg.existing_statuses(session, [k for ks in keys.values() for k in ks])
+    return {
+        row: [pair for pair, key in zip(pairs, keys[row], strict=True) if key not in found]
+        for row, pairs in send.items()
+    }
+
+
+class OutboxShard:
+    """One shard of one per-recipient channel, recorded to the outbox a batch at a time."""
+
+    def __init__(
+        self, sessions: Sessions, incident_id: int, reach: Reach, bounds: tuple[int, int],
+        channel: OutboxChannel, contents: dict[str, Content], default_language: str,
+    ) -> None:  # fmt: skip
+        self.sessions = sessions
+        self.incident_id = incident_id
+        self.reach = reach
+        self.bounds = bounds
+        self.channel = channel
+        self.contents = contents
+        self.default = default_language
+        self.templates = {c.row_id: OutgoingMessage("", None, c.language, c.text, c.subject,
+                                                    c.html) for c in contents.values()}  # fmt: skip
+        self.sent = self.suppressed = self.seen = self.queued = 0
+        self.recalled = False
+
+    def run(self, size: int, *, fresh: bool) -> None:
+        """Send every batch; ``fresh``: no contact had a row for this announcement and channel
+        when the run began, so batches need not be checked against the ledger.
+
+        A channel failure (disk full, say) stops the shard and is raised: the failed batch is
+        rolled back and recorded queued, and the mark stays, so the next run reads back what
+        was written and sends the rest.
+        """
+        name = self.reach.channel
+        with self.sessions() as session:
+            quiet_addresses = opted_out_addresses(session, name)
+            mark = add_mark(session, self.incident_id, name, self.bounds, self.channel.size(),
+                            now=datetime.now(UTC))  # fmt: skip
+        after = self.bounds[0] - 1
+        while True:
+            send: Recipients = {}
+            try:
+                with self.sessions() as session:
+                    page = contacts_page(session, self.reach, after, self.bounds[1], size)
+                    if not page:
+                        remove_mark(session, mark)
+                        return
+                    send, quiet = split_batch(page, self.contents, self.default, quiet_addresses)
+                    if not fresh:
+                        send = _unwritten(session, self.incident_id, name, send)
+                        quiet = _unwritten(session, self.incident_id, name, quiet)
+                    self._batch(session, send, quiet)
+            except PermanentChannelError:
+                with self.sessions() as session:
+                    self.queued = _insert(session, self.incident_id, name, send, "queued", None)
+                raise
+            after = page[-1][0]
+            self.seen += len(page)
+
+    def _batch(self, session: Session, send: Recipients, quiet: Recipients) -> None:
+        """Write and record one batch, all in ``session``'s transaction."""
+        name = self.reach.channel
+        if self.recalled or is_recalled(session, list(self.templates)):
+            self.recalled = True  # the rest is recorded, not sent
+            self.suppressed += _insert(session, self.incident_id, name, send, "suppressed",
+                                       lg.RECALLED)  # fmt: skip
+        else:
+            for row, pairs in send.items():
+                prefix = lg.contact_key_prefix(self.incident_id, row, name)
+                keys = [(f"{prefix}{c}", a) for c, a in pairs]
+                self.channel.record_shared(self.templates[row], keys)
+            self.sent += _insert(session, self.incident_id, name, send, "sent", None)
+        self.suppressed += _insert(session, self.incident_id, name, quiet, "suppressed", OPTED_OUT)
