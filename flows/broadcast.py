@@ -118,8 +118,8 @@ def prepare(
             lo, hi = contact_bounds(session)
             return {"incident_id": row.id, "ref": row.ref, "plan": staged, "lo": lo, "hi": hi,
                     "audiences": {n: list(a.channels) for n, a in playbook.audiences.items()},
-                    "imported": imported, "exercise": row.exercise, "reconciled": reconciled,
-                    "fresh": untouched(session, row.id, staged)}  # fmt: skip
+                    "imported": imported, "exercise": row.exercise,
+                    "reconciled": reconciled}  # fmt: skip
     finally:
         store.dispose()
 
@@ -135,7 +135,6 @@ def send_shard(
     database_url: str | None,
     batch_size: int | None = None,
     rate_per_second: float | None = None,
-    fresh: bool = False,
 ) -> dict[str, Any]:
     """Send one channel's shard (or its single broadcast-style post) from the ledger."""
     settings = settings_for(database_url)
@@ -150,7 +149,7 @@ def send_shard(
         shard = Shard(incident_id, channel, bounds, reach(audiences, channel) if bounds else None)
         policy = RetryPolicy(rate_per_second=shard_rate(rate_per_second or target.rate_per_second))
         with target:
-            report = run_shard(store, shard, target, contents, default, policy, batch_size, fresh)
+            report = run_shard(store, shard, target, contents, default, policy, batch_size)
         return dataclasses.asdict(report)
     finally:
         store.dispose()
@@ -188,21 +187,6 @@ def publish_banner_task(
         return dataclasses.asdict(ShardReport("banner", queued=queued, sent=len(done)))
     finally:
         store.dispose()
-
-
-def untouched(session: Session, incident_id: int, plan: dict[str, list[str]]) -> list[str]:
-    """``announcement/channel`` pairs no contact has a ledger row for yet: their shards can
-    write to the outbox without looking their rows up first (the common, first run)."""
-    pairs = []
-    for announcement, channels in plan.items():
-        for channel in channels:
-            rows = session.scalars(select(Announcement.id).where(
-                Announcement.incident_id == incident_id,
-                Announcement.announcement_id == announcement,
-                Announcement.channel == channel))  # fmt: skip
-            if not any(lg.has_contact_rows(session, incident_id, r, channel) for r in rows):
-                pairs.append(f"{announcement}/{channel}")
-    return pairs
 
 
 def _banner_rows(incident_id: int, contents: dict[str, Content]) -> list[lg.QueuedDelivery]:
@@ -243,12 +227,11 @@ def _submit_all(
             ranges: Sequence[tuple[int, int] | None] = (
                 shards(plan["lo"], plan["hi"], shard_size) if channel in PER_RECIPIENT else [None]
             )
-            fresh = f"{announcement}/{channel}" in plan["fresh"]
             for bounds in ranges:
                 futures.append(send_shard.submit(
                     incident_id, announcement, channel, bounds, plan["audiences"],
                     options["exercise"], options["database_url"], options["batch_size"],
-                    options["rate_per_second"], fresh))  # fmt: skip
+                    options["rate_per_second"]))  # fmt: skip
     return futures
 
 

@@ -277,13 +277,13 @@ def _recalled(store: Store, shard: Shard, row_ids: Sequence[int], report: ShardR
 
 def _record_to_outbox(
     store: Store, shard: Shard, reach: Reach, bounds: tuple[int, int], channel: OutboxChannel,
-    contents: dict[str, Content], default: str, size: int, fresh: bool, report: ShardReport,
+    contents: dict[str, Content], default: str, size: int, report: ShardReport,
 ) -> None:  # fmt: skip
     """The outbox's path: each row written once (see ``crisiscast.flows.outbox_once``)."""
     writer = OutboxShard(lambda: _session(store), shard.incident_id, reach, bounds, channel,
                          contents, default)  # fmt: skip
     try:
-        writer.run(size, fresh=fresh)
+        writer.run(size)
     except PermanentChannelError as exc:
         report.error = str(exc)
     report.queued, report.sent = writer.queued, writer.sent
@@ -304,13 +304,8 @@ def run_shard(
     default_language: str,
     policy: RetryPolicy,
     batch_size: int | None = None,
-    fresh: bool = False,
 ) -> ShardReport:
-    """Queue, settle and send one shard on one channel; a failed channel is reported.
-
-    ``fresh``: the flow found no contact rows for this announcement and channel before any
-    shard started, so the outbox path may skip looking up this shard's rows.
-    """
+    """Queue, settle and send one shard on one channel; a failed channel is reported."""
     report = ShardReport(channel=shard.channel)
     row_ids = [c.row_id for c in contents.values()]
     with _session(store) as session:
@@ -318,14 +313,15 @@ def run_shard(
             report.recalled = True
             return report
     size = min(batch_size or channel.batch_size, channel.batch_size)
+    # Queued rows of the shard (an SDK run's, say) are settled by the queue-and-send path below.
     if (
         isinstance(channel, OutboxChannel)
         and shard.reach
         and shard.bounds
-        and (fresh or not _has_queued(store, shard))
+        and not _has_queued(store, shard)
     ):
         _record_to_outbox(store, shard, shard.reach, shard.bounds, channel, contents,
-                          default_language, size, fresh, report)  # fmt: skip
+                          default_language, size, report)  # fmt: skip
         return report
     prepared = _prepare(store, shard, channel, contents, default_language, report)
 

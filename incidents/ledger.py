@@ -211,19 +211,23 @@ def existing_statuses(session: Session, keys: Sequence[str]) -> dict[str, str]:
         cursor.close()
 
 
-def has_contact_rows(
-    session: Session, incident_id: int, announcement_id: int, channel: str
-) -> bool:
-    """Whether any contact has a row for this announcement on this channel: one index probe on
-    the ordered keys (``contact_key``). A hashed key that happens to start with ``c`` answers
-    yes too, which only costs the caller its fast path."""
-    prefix = contact_key_prefix(incident_id, announcement_id, channel)  # ends in "c"
+def any_key_between(session: Session, lowest: str, highest: str) -> bool:
+    """Whether any ledger row's key lies in ``lowest..highest`` (string order): one index
+    probe that tells a batch nobody recorded any of its keys yet."""
     row = session.execute(
-        text("SELECT 1 FROM deliveries WHERE idempotency_key >= :lo AND idempotency_key < :hi "
-             "LIMIT 1"),
-        {"lo": prefix, "hi": prefix[:-1] + "d"},
-    ).first()  # fmt: skip
+        text("SELECT 1 FROM deliveries WHERE idempotency_key BETWEEN :lo AND :hi LIMIT 1"),
+        {"lo": lowest, "hi": highest},
+    ).first()
     return row is not None
+
+
+def lock_channel(session: Session, incident_id: int, channel: str) -> None:
+    """Serialise the broadcast batches of one incident and channel until this transaction
+    ends, so two runs at once cannot both take the same contacts for unsent. SQLite needs
+    nothing: every transaction holds its write lock (``BEGIN IMMEDIATE``)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:incident, hashtext(:channel))"),
+                        {"incident": incident_id, "channel": channel})  # fmt: skip
 
 
 # --- Sending and settling (added with the broadcast flow) -----------------------------------

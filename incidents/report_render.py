@@ -58,8 +58,16 @@ def _delivery_table(data: ReportData) -> Table:
     for channel, counts in sorted(data.deliveries.items()):
         total = sum(counts.values())
         cells = [str(counts.get(s, 0)) for s in statuses]
-        rows.append([channel, str(total), *cells, _pct(counts.get(DELIVERED, 0), total)])
+        rows.append([channel, str(total), *cells, _delivered(counts, total)])
     return ["channel", "total", *statuses, "delivered %"], rows
+
+
+def _delivered(counts: Mapping[str, int], total: int) -> str:
+    """Share delivered, from receipts; "n/a" for a channel that had none (the outbox, posts),
+    where 0% would read as every message lost."""
+    if not counts.get(DELIVERED, 0) and not counts.get("failed", 0):
+        return "n/a (no receipts)"
+    return _pct(counts.get(DELIVERED, 0), total)
 
 
 def _case_table(data: ReportData, figs: Figures) -> Table:

@@ -91,3 +91,35 @@ def test_killed_broadcast_resumes_without_duplicates_or_gaps(
     print(
         f"killed after {killed_at} outbox lines; reconciled from the outbox: {report['reconciled']}"
     )
+
+
+def test_two_broadcasts_of_one_incident_at_once_send_each_contact_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commander runs `broadcast` again while the first is still going: the two runs share
+    the work, and each contact is in each outbox once."""
+    contacts = 40_000
+    home = tmp_path / "home"
+    monkeypatch.setenv("CRISISCAST_HOME", str(home))
+    db = tmp_path / "crisiscast.db"
+    db_url = f"sqlite:///{db}"
+    st.upgrade(db_url)
+    seed_contacts(db, contacts)
+    ref = launch_incident(
+        FLOOD, {"area": "Mekong riverside"}, exercise=True, database_url=db_url, send=False
+    )
+    runs = [_worker(db_url, ref, home) for _ in range(2)]
+    for run in runs:
+        run.communicate(timeout=600)
+        assert run.returncode == 0
+    for kind in ("sms", "email"):
+        counts = outbox_addresses(home / "outbox" / ref / f"{kind}.jsonl")
+        assert len(counts) == contacts
+        assert max(counts.values()) == 1
+    store = st.Store(db_url)
+    try:
+        with store.session() as session:
+            ledger = ledger_counts(session, st.get_incident(session, ref).id)
+    finally:
+        store.dispose()
+    assert ledger == {"email": {"sent": contacts}, "sms": {"sent": contacts}}

@@ -66,6 +66,7 @@ def _data(cases: list[CaseFacts], csat: tuple[int, ...] = ()) -> ReportData:
         deliveries={
             "sms": {"delivered": 90, "failed": 10},
             "email": {"delivered": 40, "sent": 5, "suppressed": 5},
+            "social": {"sent": 3},  # posts and the outbox have no receipts
         },
         cases=tuple(cases),
         csat=csat,
@@ -157,9 +158,10 @@ def test_report_files_exist_and_the_html_embeds_decodable_charts(tmp_path: Path)
         _decode_png(base64.b64decode(encoded))
     for path in files.charts:
         _decode_png(path.read_bytes())
-    assert 'alt="Deliveries per channel by status: email 50, sms 100"' in page
+    assert 'alt="Deliveries per channel by status: email 50, sms 100, social 3"' in page
     text = files.markdown.read_text(encoding="utf-8")
     assert "| sms | 100 | 90 | 0 | 10 | 0 | 90.0% |" in text  # delivered sent failed suppressed
+    assert "| social | 3 | 0 | 3 | 0 | 0 | n/a (no receipts) |" in text
     assert "| urgent | 1 | 5.0 | 5.0 | 1 | 60.0 | 60.0 |" in text
     assert "| high | 0 | 1 |" in text  # high: resolution breached, first response met
     assert "| 2 | 1 |" in text  # one customer with two cases
@@ -233,5 +235,5 @@ def test_collect_reads_the_report_data_from_the_store(store: Store) -> None:
 def test_stacked_chart_caption_names_the_bars_in_order(tmp_path: Path) -> None:
     """Delivery bars are named left to right in the caption; the legend names the statuses."""
     page = write_report(_data([]), tmp_path).html.read_text(encoding="utf-8")
-    assert "Deliveries per channel by status (left to right: email, sms)" in page
+    assert "Deliveries per channel by status (left to right: email, sms, social)" in page
     assert "Cases per severity<ul" in page  # one bar per legend entry: no list needed
