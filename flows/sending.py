@@ -24,7 +24,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -52,6 +52,10 @@ log = logging.getLogger("crisiscast.broadcast")
 # up to 100 ms. Shards of one process queue for this lock instead, handing over at once.
 _SQLITE_WRITES = threading.Lock()
 SQLITE_CACHE_KB = 8_192
+# Outbox shards on SQLite take turns a shard at a time, not a batch at a time: SQLite drops a
+# connection's page cache whenever another connection has committed, so two shards alternating
+# batches would start every batch with a cold cache (1M x 2: 17 s instead of 15 s).
+_SQLITE_OUTBOX_SHARDS = threading.Lock()
 
 
 @contextmanager
@@ -282,8 +286,10 @@ def _record_to_outbox(
     """The outbox's path: each row written once (see ``crisiscast.flows.outbox_once``)."""
     writer = OutboxShard(lambda: _session(store), shard.incident_id, reach, bounds, channel,
                          contents, default)  # fmt: skip
+    turn = _SQLITE_OUTBOX_SHARDS if store.url.get_backend_name() == "sqlite" else nullcontext()
     try:
-        writer.run(size)
+        with turn:
+            writer.run(size)
     except PermanentChannelError as exc:
         report.error = str(exc)
     report.queued, report.sent = writer.queued, writer.sent
