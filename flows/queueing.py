@@ -7,7 +7,6 @@ import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -35,20 +34,15 @@ def contacts_page(
     if defined:
         audience = f"AND (audience NOT IN ({defined})"
         audience += f" OR audience IN ({chosen}))" if chosen else ")"
-    connection = session.connection()
     sql = (
         f"SELECT id, {column}, language, opted_out_at IS NOT NULL FROM contacts "  # noqa: S608 - fixed SQL and checked names inlined; values bound
         f"WHERE id > ? AND id <= ? AND {column} IS NOT NULL {audience} ORDER BY id LIMIT ?"
     )
-    if connection.dialect.name == "postgresql":
-        sql = sql.replace("?", "%s")
-    cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql, (after, hi, limit))
+    with lg.driver_cursor(session) as (cursor, dialect):
+        cursor.execute(sql.replace("?", "%s") if dialect == "postgresql" else sql,
+                       (after, hi, limit))  # fmt: skip
         rows: list[tuple[int, str, str | None, bool]] = cursor.fetchall()  # SQLite: 0/1 for bool
         return rows
-    finally:
-        cursor.close()
 
 
 def stream_contacts(

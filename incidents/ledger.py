@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -88,6 +89,27 @@ def _driver_timestamp(now: datetime, dialect: str) -> Any:
     return utc.strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else utc
 
 
+@contextmanager
+def driver_cursor(session: Session) -> Iterator[tuple[Any, str]]:
+    """A DB-API cursor on the session's connection (in its transaction) and the dialect name;
+    closed after the block. The hot paths use it because SQLAlchemy's row objects and
+    parameter handling cost more than the statements. Typed Any: the DB-API stubs want a
+    Sequence of parameters where the drivers take any iterable."""
+    connection = session.connection()
+    cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        yield cursor, connection.dialect.name
+    finally:
+        cursor.close()
+
+
+def _attempts(status: str) -> int:
+    """Attempts a row inserted with ``status`` has had: a settled row one, a queued row none."""
+    if status not in _INSERTABLE:
+        raise ValueError(f"deliveries are inserted as one of {sorted(_INSERTABLE)}, not {status!r}")
+    return 0 if status == "queued" else 1
+
+
 def queue_deliveries(session: Session, rows: Iterable[QueuedDelivery], *, now: datetime) -> int:
     """Insert queued deliveries, skipping keys already in the ledger; return how many were new.
 
@@ -107,15 +129,9 @@ def insert_deliveries(
 ) -> int:
     """Insert deliveries with ``status``, skipping keys already in the ledger; return how many
     were new. A settled status (sent, suppressed) counts one attempt; queued counts none."""
-    if status not in _INSERTABLE:
-        raise ValueError(f"deliveries are inserted as one of {sorted(_INSERTABLE)}, not {status!r}")
-    attempts = 0 if status == "queued" else 1
-    connection = session.connection()
-    dialect = connection.dialect.name
-    stamp = _driver_timestamp(now, dialect)
-    # Typed as Any: the DB-API stubs want a Sequence, but the drivers take any iterable.
-    cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
+    attempts = _attempts(status)
+    with driver_cursor(session) as (cursor, dialect):
+        stamp = _driver_timestamp(now, dialect)
         if dialect == "postgresql":
             sql = _POSTGRES_INSERT.format(status=status, attempts=attempts)
             columns = [list(column) for column in zip(*rows, strict=True)] or [[]] * 6
@@ -129,8 +145,6 @@ def insert_deliveries(
             )  # fmt: skip
             cursor.executemany(sql, ((*row, *extra) for row in rows) if extra else rows)
         return max(int(cursor.rowcount), 0)
-    finally:
-        cursor.close()
 
 
 # SQLite builds a broadcast batch's rows itself from the contacts it was handed the ids of: no
@@ -164,13 +178,11 @@ def insert_for_contacts(
     (``BEGIN IMMEDIATE``, the write lock) guarantees the addresses are the ones it read. On
     PostgreSQL the caller's addresses are inserted as given.
     """
-    if status not in _INSERTABLE:
-        raise ValueError(f"deliveries are inserted as one of {sorted(_INSERTABLE)}, not {status!r}")
+    attempts = _attempts(status)
     column = address_column(channel)
     if not recipients:
         return 0
-    connection = session.connection()
-    if connection.dialect.name != "sqlite":
+    if session.get_bind().dialect.name != "sqlite":
         rows = [QueuedDelivery(contact_key(incident_id, announcement_id, channel, contact),
                                incident_id, announcement_id, channel, contact, address)
                 for contact, address in recipients]  # fmt: skip
@@ -178,37 +190,30 @@ def insert_for_contacts(
     sql = _SQLITE_FROM_CONTACTS.format(
         prefix=contact_key_prefix(incident_id, announcement_id, channel),
         incident=int(incident_id), announcement=int(announcement_id), channel=channel,
-        column=column, status=status, attempts=0 if status == "queued" else 1,
+        column=column, status=status, attempts=attempts,
         error="NULL" if error is None else "?", stamp=_driver_timestamp(now, "sqlite"),
     )  # fmt: skip
     ids = json.dumps([contact for contact, _ in recipients])
-    cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with driver_cursor(session) as (cursor, _):
         cursor.execute(sql, (ids,) if error is None else (error, ids))
         return max(int(cursor.rowcount), 0)
-    finally:
-        cursor.close()
 
 
 def existing_statuses(session: Session, keys: Sequence[str]) -> dict[str, str]:
     """The ledger status of those of ``keys`` that have a row (index lookups, 500 at a time)."""
-    connection = session.connection()
     found: dict[str, str] = {}
-    cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with driver_cursor(session) as (cursor, dialect):
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ", ".join("?" * len(chunk))
             sql = _placeholders(
                 "SELECT idempotency_key, status FROM deliveries "  # noqa: S608 - placeholders only; values bound
                 f"WHERE idempotency_key IN ({marks})",
-                connection.dialect.name,
+                dialect,
             )
             cursor.execute(sql, chunk)
             found.update(cursor.fetchall())
-        return found
-    finally:
-        cursor.close()
+    return found
 
 
 def any_key_between(session: Session, lowest: str, highest: str) -> bool:
@@ -302,19 +307,15 @@ def queued_rows(
     broadcast-style rows (no contact) when ``contacts`` is None. Driver-level: it is the hot
     path's read, and SQLAlchemy's row objects cost more than the query."""
     where, lo, hi = _shard_filter(contacts)
-    connection = session.connection()
-    sql = _placeholders(
-        "SELECT id, idempotency_key, address, announcement_id, last_error FROM deliveries "  # noqa: S608 - fixed SQL and checked names inlined; values bound
-        f"WHERE incident_id = ? AND status = 'queued' AND channel = ? AND {where} "
-        "AND id > ? ORDER BY id LIMIT ?",
-        connection.dialect.name,
-    )
-    cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with driver_cursor(session) as (cursor, dialect):
+        sql = _placeholders(
+            "SELECT id, idempotency_key, address, announcement_id, last_error FROM deliveries "  # noqa: S608 - fixed SQL and checked names inlined; values bound
+            f"WHERE incident_id = ? AND status = 'queued' AND channel = ? AND {where} "
+            "AND id > ? ORDER BY id LIMIT ?",
+            dialect,
+        )
         cursor.execute(sql, (incident_id, channel, lo, hi, after_id, limit))
         return [LedgerRow(*row) for row in cursor.fetchall()]
-    finally:
-        cursor.close()
 
 
 def mark_sent_range(
@@ -332,20 +333,16 @@ def mark_sent_range(
     The outbox's fast path; the outbox line (found by key) is the provider's record.
     """
     where, lo, hi = _shard_filter(contacts)
-    connection = session.connection()
-    sql = _placeholders(
-        "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, last_error = NULL, "  # noqa: S608 - fixed SQL and checked names inlined; values bound
-        f"updated_at = ? WHERE incident_id = ? AND status = 'queued' AND channel = ? AND {where} "
-        "AND id >= ? AND id <= ?",
-        connection.dialect.name,
-    )
-    stamp = _driver_timestamp(now, connection.dialect.name)
-    cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with driver_cursor(session) as (cursor, dialect):
+        sql = _placeholders(
+            "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, last_error = NULL, "  # noqa: S608 - fixed SQL and checked names inlined; values bound
+            f"updated_at = ? WHERE incident_id = ? AND status = 'queued' AND channel = ? "
+            f"AND {where} AND id >= ? AND id <= ?",
+            dialect,
+        )
+        stamp = _driver_timestamp(now, dialect)
         cursor.execute(sql, (stamp, incident_id, channel, lo, hi, ids[0], ids[1]))
         return max(int(cursor.rowcount), 0)
-    finally:
-        cursor.close()
 
 
 def mark_in_flight(session: Session, ids: Sequence[int], *, now: datetime) -> None:
@@ -364,11 +361,8 @@ def record_outcomes(
     """
     if not outcomes:
         return 0
-    connection = session.connection()
-    dialect = connection.dialect.name
-    stamp = _driver_timestamp(now, dialect)
-    cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with driver_cursor(session) as (cursor, dialect):
+        stamp = _driver_timestamp(now, dialect)
         if dialect == "postgresql":
             ids, statuses, providers, errors = (list(c) for c in zip(*outcomes, strict=True))
             cursor.execute(_POSTGRES_OUTCOME, (attempt, stamp, ids, statuses, providers, errors))
@@ -378,8 +372,6 @@ def record_outcomes(
                                   for o in outcomes),
             )  # fmt: skip
         return max(int(cursor.rowcount), 0)
-    finally:
-        cursor.close()
 
 
 def suppress_queued(
@@ -416,17 +408,12 @@ def ledger_counts(session: Session, incident_id: int) -> dict[str, dict[str, int
 
 def suppress_keys(session: Session, keys: Sequence[str], reason: str, *, now: datetime) -> int:
     """Suppress the queued rows with these idempotency keys (opted out before sending)."""
-    connection = session.connection()
-    dialect = connection.dialect.name
-    sql = _placeholders(
-        "UPDATE deliveries SET status = 'suppressed', last_error = ?, updated_at = ? "
-        "WHERE idempotency_key = ? AND status = 'queued'",
-        dialect,
-    )
-    stamp = _driver_timestamp(now, dialect)
-    cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with driver_cursor(session) as (cursor, dialect):
+        sql = _placeholders(
+            "UPDATE deliveries SET status = 'suppressed', last_error = ?, updated_at = ? "
+            "WHERE idempotency_key = ? AND status = 'queued'",
+            dialect,
+        )
+        stamp = _driver_timestamp(now, dialect)
         cursor.executemany(sql, [(reason, stamp, key) for key in keys])
         return max(int(cursor.rowcount), 0)
-    finally:
-        cursor.close()
