@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from pydantic import SecretStr
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
@@ -58,13 +59,20 @@ def sms(client: TestClient, body: str, sid: str = "SM" + "1" * 32, sender: str =
         *, url: str = SMS_URL, token: str = TOKEN) -> tuple[int, str]:  # fmt: skip
     """Post an inbound SMS signed by the real RequestValidator for ``url``."""
     params = {"MessageSid": sid, "From": sender, "To": "+15005550006", "Body": body}
+    response = post_signed(client, params, url=url, token=token)
+    return response.status_code, response.text
+
+
+def post_signed(
+    client: TestClient, params: dict[str, str], *, url: str = SMS_URL, token: str = TOKEN
+) -> Response:
+    """Post a form to the SMS webhook, signed by the real RequestValidator for ``url``."""
     signature = RequestValidator(token).compute_signature(url, params)
-    response = client.post(
+    return client.post(
         "/webhooks/twilio/sms", content=urlencode(params),
         headers={"X-Twilio-Signature": signature,
                  "Content-Type": "application/x-www-form-urlencoded"},
     )  # fmt: skip
-    return response.status_code, response.text
 
 
 def count(store: Store, model: type[object]) -> int:
@@ -184,13 +192,7 @@ def test_malformed_bodies_get_4xx(
 
 def test_signed_request_without_message_sid_is_400(client: TestClient, store: Store) -> None:
     """A correctly signed form that lacks MessageSid is refused as malformed."""
-    params = {"From": "+66812345678", "Body": "hi"}
-    signature = RequestValidator(TOKEN).compute_signature(SMS_URL, params)
-    response = client.post(
-        "/webhooks/twilio/sms", content=urlencode(params),
-        headers={"X-Twilio-Signature": signature,
-                 "Content-Type": "application/x-www-form-urlencoded"},
-    )  # fmt: skip
+    response = post_signed(client, {"From": "+66812345678", "Body": "hi"})
     assert response.status_code == 400 and count(store, InboundMessage) == 0
 
 

@@ -52,19 +52,37 @@ def _kill_when_busy(process: subprocess.Popen[bytes], sms: Path, email: Path) ->
     pytest.fail(f"the broadcast ended (rc={process.poll()}) before it could be killed mid-way")
 
 
-def test_killed_broadcast_resumes_without_duplicates_or_gaps(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """After SIGKILL and a rerun, each contact is in each outbox exactly once; the ledger agrees."""
+def _held_incident(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, contacts: int
+) -> tuple[Path, str, str]:
+    """(home, database URL, ref) of a launched, not yet broadcast flood exercise with
+    ``contacts`` seeded contacts, on SQLite."""
     home = tmp_path / "home"
     monkeypatch.setenv("CRISISCAST_HOME", str(home))
     db = tmp_path / "crisiscast.db"
     db_url = f"sqlite:///{db}"
     st.upgrade(db_url)
-    seed_contacts(db, CONTACTS)
+    seed_contacts(db, contacts)
     ref = launch_incident(
         FLOOD, {"area": "Mekong riverside"}, exercise=True, database_url=db_url, send=False
     )
+    return home, db_url, ref
+
+
+def _ledger(db_url: str, ref: str) -> dict[str, dict[str, int]]:
+    store = st.Store(db_url)
+    try:
+        with store.session() as session:
+            return ledger_counts(session, st.get_incident(session, ref).id)
+    finally:
+        store.dispose()
+
+
+def test_killed_broadcast_resumes_without_duplicates_or_gaps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After SIGKILL and a rerun, each contact is in each outbox exactly once; the ledger agrees."""
+    home, db_url, ref = _held_incident(tmp_path, monkeypatch, CONTACTS)
     sms, email = (home / "outbox" / ref / f"{kind}.jsonl" for kind in ("sms", "email"))
 
     killed_at = _kill_when_busy(_worker(db_url, ref, home), sms, email)
@@ -78,12 +96,7 @@ def test_killed_broadcast_resumes_without_duplicates_or_gaps(
         counts = outbox_addresses(path)
         assert len(counts) == CONTACTS  # 0 missed
         assert max(counts.values()) == 1  # 0 duplicates
-    store = st.Store(db_url)
-    try:
-        with store.session() as session:
-            ledger = ledger_counts(session, st.get_incident(session, ref).id)
-    finally:
-        store.dispose()
+    ledger = _ledger(db_url, ref)
     assert ledger == {"email": {"sent": CONTACTS}, "sms": {"sent": CONTACTS}}
     report = json.loads(out.decode().strip().splitlines()[-1])
     assert report["counts"] == ledger
@@ -99,15 +112,7 @@ def test_two_broadcasts_of_one_incident_at_once_send_each_contact_once(
     """A commander runs `broadcast` again while the first is still going: the two runs share
     the work, and each contact is in each outbox once."""
     contacts = 40_000
-    home = tmp_path / "home"
-    monkeypatch.setenv("CRISISCAST_HOME", str(home))
-    db = tmp_path / "crisiscast.db"
-    db_url = f"sqlite:///{db}"
-    st.upgrade(db_url)
-    seed_contacts(db, contacts)
-    ref = launch_incident(
-        FLOOD, {"area": "Mekong riverside"}, exercise=True, database_url=db_url, send=False
-    )
+    home, db_url, ref = _held_incident(tmp_path, monkeypatch, contacts)
     runs = [_worker(db_url, ref, home) for _ in range(2)]
     for run in runs:
         run.communicate(timeout=600)
@@ -116,10 +121,5 @@ def test_two_broadcasts_of_one_incident_at_once_send_each_contact_once(
         counts = outbox_addresses(home / "outbox" / ref / f"{kind}.jsonl")
         assert len(counts) == contacts
         assert max(counts.values()) == 1
-    store = st.Store(db_url)
-    try:
-        with store.session() as session:
-            ledger = ledger_counts(session, st.get_incident(session, ref).id)
-    finally:
-        store.dispose()
+    ledger = _ledger(db_url, ref)
     assert ledger == {"email": {"sent": contacts}, "sms": {"sent": contacts}}
