@@ -42,6 +42,19 @@ def outbox_addresses(path: Path) -> Counter[str]:
     return counts
 
 
+def ledger_of(db_url: str, ref: str) -> dict[str, dict[str, int]]:
+    """The incident's ledger counts per channel and status, read in a store of its own."""
+    from crisiscast.incidents import store as st
+    from crisiscast.incidents.ledger import ledger_counts
+
+    store = st.Store(db_url)
+    try:
+        with store.session() as session:
+            return ledger_counts(session, st.get_incident(session, ref).id)
+    finally:
+        store.dispose()
+
+
 def main(argv: list[str]) -> int:
     from crisiscast.flows.broadcast import broadcast
 

@@ -19,7 +19,6 @@ from crisiscast.flows.launch import launch_incident
 from crisiscast.flows.queueing import is_recalled
 from crisiscast.incidents import store as st
 from crisiscast.incidents.delivery import recall
-from crisiscast.incidents.ledger import ledger_counts
 from crisiscast.incidents.optout import record_opt_out
 
 CONTACTS = (
@@ -57,15 +56,6 @@ def _launch(db_url: str) -> str:
     """A held launch: staged, not sent, so each test runs the broadcast itself."""
     params = {"area": "Mekong riverside"}
     return launch_incident(FLOOD, params, exercise=True, database_url=db_url, send=False)
-
-
-def _counts(db_url: str, ref: str) -> dict[str, dict[str, int]]:
-    store = st.Store(db_url)
-    try:
-        with store.session() as session:
-            return ledger_counts(session, st.get_incident(session, ref).id)
-    finally:
-        store.dispose()
 
 
 def _run(db_url: str, ref: str, **options: Any) -> dict[str, Any]:

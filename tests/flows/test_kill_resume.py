@@ -11,12 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from broadcast_support import FLOOD, outbox_addresses, seed_contacts
+from broadcast_support import FLOOD, ledger_of, outbox_addresses, seed_contacts
 from prefect.settings import PREFECT_API_URL
 
 from crisiscast.flows.launch import launch_incident
 from crisiscast.incidents import store as st
-from crisiscast.incidents.ledger import ledger_counts
 
 CONTACTS = 200_000
 WORKER = Path(__file__).with_name("broadcast_support.py")
@@ -69,15 +68,6 @@ def _held_incident(
     return home, db_url, ref
 
 
-def _ledger(db_url: str, ref: str) -> dict[str, dict[str, int]]:
-    store = st.Store(db_url)
-    try:
-        with store.session() as session:
-            return ledger_counts(session, st.get_incident(session, ref).id)
-    finally:
-        store.dispose()
-
-
 def test_killed_broadcast_resumes_without_duplicates_or_gaps(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -96,7 +86,7 @@ def test_killed_broadcast_resumes_without_duplicates_or_gaps(
         counts = outbox_addresses(path)
         assert len(counts) == CONTACTS  # 0 missed
         assert max(counts.values()) == 1  # 0 duplicates
-    ledger = _ledger(db_url, ref)
+    ledger = ledger_of(db_url, ref)
     assert ledger == {"email": {"sent": CONTACTS}, "sms": {"sent": CONTACTS}}
     report = json.loads(out.decode().strip().splitlines()[-1])
     assert report["counts"] == ledger
@@ -121,5 +111,5 @@ def test_two_broadcasts_of_one_incident_at_once_send_each_contact_once(
         counts = outbox_addresses(home / "outbox" / ref / f"{kind}.jsonl")
         assert len(counts) == contacts
         assert max(counts.values()) == 1
-    ledger = _ledger(db_url, ref)
+    ledger = ledger_of(db_url, ref)
     assert ledger == {"email": {"sent": contacts}, "sms": {"sent": contacts}}
