@@ -46,10 +46,10 @@ def _insert(
 
 def _key_range(prefix: str, pairs: list[tuple[int, str | None]]) -> tuple[str, str]:
     """The lowest and highest key (string order) of contacts given in ascending id order."""
-    first, last = str(pairs[0][0]), str(pairs[-1][0])
-    if len(first) == len(last):  # same number of digits: string order is number order
+    first, last = f"{pairs[0][0]:012d}", f"{pairs[-1][0]:012d}"
+    if len(first) == len(last):  # padded to the same width: string order is id order
         return prefix + first, prefix + last
-    ids = [str(contact) for contact, _ in pairs]
+    ids = [f"{contact:012d}" for contact, _ in pairs]
     return prefix + min(ids), prefix + max(ids)
 
 
@@ -61,7 +61,7 @@ def _unwritten(session: Session, incident_id: int, channel: str, batch: Recipien
     if not any(lg.any_key_between(session, *_key_range(prefixes[row], pairs))
                for row, pairs in batch.items() if pairs):  # fmt: skip
         return batch
-    keys = {row: [f"{prefixes[row]}{c}" for c, _ in pairs] for row, pairs in batch.items()}
+    keys = {row: [f"{prefixes[row]}{c:012d}" for c, _ in pairs] for row, pairs in batch.items()}
     found = lg.existing_statuses(session, [k for ks in keys.values() for k in ks])
     return {
         row: [pair for pair, key in zip(pairs, keys[row], strict=True) if key not in found]
@@ -131,7 +131,7 @@ class OutboxShard:
         else:
             for row, pairs in send.items():
                 prefix = lg.contact_key_prefix(self.incident_id, row, name)
-                keys = [(f"{prefix}{c}", a) for c, a in pairs]
+                keys = [(f"{prefix}{c:012d}", a) for c, a in pairs]
                 self.channel.record_shared(self.templates[row], keys)
             self.sent += _insert(session, self.incident_id, name, send, "sent", None)
         self.suppressed += _insert(session, self.incident_id, name, quiet, "suppressed", OPTED_OUT)

@@ -177,9 +177,10 @@ def outbox_rows_after(
                 continue
             if not parts[3].startswith("c") or not parts[3][1:].isdigit():
                 continue
-            contact = int(parts[3][1:])
-            if contacts[0] <= contact <= contacts[1]:
-                rows.append(lg.QueuedDelivery(key, incident_id, int(parts[1]), channel, contact,
+            contact, announcement = int(parts[3][1:]), int(parts[1])
+            if contacts[0] <= contact <= contacts[1]:  # the key as this release writes it
+                key = lg.contact_key(incident_id, announcement, channel, contact)
+                rows.append(lg.QueuedDelivery(key, incident_id, announcement, channel, contact,
                                               record.get("address")))  # fmt: skip
     return rows
 

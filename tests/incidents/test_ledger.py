@@ -114,6 +114,26 @@ def test_rows_written_once_are_inserted_settled_and_found_again(store: Store) ->
     assert sample.status is DeliveryStatus.SENT and sample.attempts == 1
 
 
+def test_one_probe_tells_a_new_batch_from_one_with_rows_across_digit_counts(store: Store) -> None:
+    """With contact 2001 recorded, the key range of contacts 20001..30000 holds no row, while
+    the range of 1..9999 does. (Unpadded, "c2001" fell inside "c20001".."c30000", and nearly
+    every batch of a broadcast looked up each of its keys.)"""
+    with store.session() as session:
+        incident_id, announcement_id = _announcement_ids(session)
+        key = contact_key(incident_id, announcement_id, "sms", 2001)
+        row = QueuedDelivery(key, incident_id, announcement_id, "sms", None, "+15550102001")
+        assert insert_deliveries(session, [row], now=NOW, status="sent") == 1
+    with store.session() as session:
+
+        def probe(lo: int, hi: int) -> bool:
+            def key(contact: int) -> str:
+                return contact_key(incident_id, announcement_id, "sms", contact)
+
+            return any_key_between(session, key(lo), key(hi))
+
+        assert (probe(20001, 30000), probe(1, 9999), probe(2001, 2001)) == (False, True, True)
+
+
 def test_queue_deliveries_rolls_back_with_the_session(store: Store) -> None:
     """Bulk rows belong to the caller's transaction: an error later in the block undoes them."""
     with store.session() as session:
