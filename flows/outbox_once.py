@@ -15,6 +15,7 @@ each row twice; this path records 1M contacts x 2 channels in about the time of 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
@@ -101,37 +102,53 @@ class OutboxShard:
             mark = add_mark(session, self.incident_id, name, self.bounds, self.channel.size(),
                             now=datetime.now(UTC))  # fmt: skip
         after = self.bounds[0] - 1
-        while True:
-            send: Recipients = {}
-            try:
-                with self.sessions() as session:
-                    lg.lock_channel(session, self.incident_id, name)
-                    page = contacts_page(session, self.reach, after, self.bounds[1], size)
-                    if not page:
-                        remove_mark(session, mark)
-                        return
-                    send, quiet = split_batch(page, self.contents, self.default, quiet_addresses)
-                    send = _unwritten(session, self.incident_id, name, send)
-                    quiet = _unwritten(session, self.incident_id, name, quiet)
-                    self._batch(session, send, quiet)
-            except PermanentChannelError:
-                with self.sessions() as session:
-                    self.queued = _insert(session, self.incident_id, name, send, "queued", None)
-                raise
-            after = page[-1][0]
-            self.seen += len(page)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-insert") as inserter:
+            while True:
+                send: Recipients = {}
+                try:
+                    with self.sessions() as session:
+                        lg.lock_channel(session, self.incident_id, name)
+                        page = contacts_page(session, self.reach, after, self.bounds[1], size)
+                        if not page:
+                            remove_mark(session, mark)
+                            return
+                        send, quiet = split_batch(page, self.contents, self.default,
+                                                  quiet_addresses)  # fmt: skip
+                        send = _unwritten(session, self.incident_id, name, send)
+                        quiet = _unwritten(session, self.incident_id, name, quiet)
+                        self._batch(session, send, quiet, inserter)
+                except PermanentChannelError:
+                    with self.sessions() as session:
+                        self.queued = _insert(session, self.incident_id, name, send, "queued",
+                                              None)  # fmt: skip
+                    raise
+                after = page[-1][0]
+                self.seen += len(page)
 
-    def _batch(self, session: Session, send: Recipients, quiet: Recipients) -> None:
-        """Write and record one batch, all in ``session``'s transaction."""
+    def _batch(
+        self, session: Session, send: Recipients, quiet: Recipients, inserter: Executor
+    ) -> None:
+        """Write and record one batch, all in ``session``'s transaction.
+
+        The ledger insert runs on ``inserter``'s thread while this one writes the outbox lines:
+        SQLite and psycopg release the GIL while they work, so the two overlap (1M x 2: about
+        2 s less). This thread leaves the session alone until the insert is done, and the
+        transaction commits only after both, so a line is still on disk before its row.
+        """
         name = self.reach.channel
         if self.recalled or is_recalled(session, list(self.templates)):
             self.recalled = True  # the rest is recorded, not sent
             self.suppressed += _insert(session, self.incident_id, name, send, "suppressed",
                                        lg.RECALLED)  # fmt: skip
         else:
-            for row, pairs in send.items():
-                prefix = lg.contact_key_prefix(self.incident_id, row, name)
-                keys = [(f"{prefix}{c:012d}", a) for c, a in pairs]
-                self.channel.record_shared(self.templates[row], keys)
-            self.sent += _insert(session, self.incident_id, name, send, "sent", None)
+            inserted = inserter.submit(_insert, session, self.incident_id, name, send, "sent",
+                                       None)  # fmt: skip
+            try:
+                for row, pairs in send.items():
+                    prefix = lg.contact_key_prefix(self.incident_id, row, name)
+                    keys = [(f"{prefix}{c:012d}", a) for c, a in pairs]
+                    self.channel.record_shared(self.templates[row], keys)
+            finally:
+                wait([inserted])  # the session is this thread's again before it goes on
+            self.sent += inserted.result()
         self.suppressed += _insert(session, self.incident_id, name, quiet, "suppressed", OPTED_OUT)
