@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from crisiscast.incidents import ledger as lg
 from crisiscast.incidents.broadcast import Content
+from crisiscast.incidents.ledger_counts import ledger_counts
 from crisiscast.incidents.models import Announcement, AnnouncementStatus, Incident
 from crisiscast.incidents.optout import record_opt_out
 from crisiscast.incidents.store import add_event, get_incident
@@ -94,7 +95,7 @@ def finish_broadcast(
         )
         .values(status=AnnouncementStatus.SENT)
     )
-    counts = lg.ledger_counts(session, incident_id)
+    counts = ledger_counts(session, incident_id)
     errors = sorted({f"{r.get('channel')}: {r['error']}" for r in reports if r.get("error")})
     summary = {
         "counts": counts,

@@ -394,21 +394,6 @@ def suppress_queued(
     return max(int(getattr(result, "rowcount", 0) or 0), 0)
 
 
-def ledger_counts(session: Session, incident_id: int) -> dict[str, dict[str, int]]:
-    """Per channel, how many rows are in each status: the broadcast's report."""
-    result = session.execute(
-        text(
-            "SELECT channel, status, count(*) FROM deliveries WHERE incident_id = :incident "
-            "GROUP BY channel, status ORDER BY channel, status"
-        ),
-        {"incident": incident_id},
-    )
-    counts: dict[str, dict[str, int]] = {}
-    for channel, status, count in result:
-        counts.setdefault(channel, {})[status] = int(count)
-    return counts
-
-
 def suppress_keys(session: Session, keys: Sequence[str], reason: str, *, now: datetime) -> int:
     """Suppress the queued rows with these idempotency keys (opted out before sending)."""
     with driver_cursor(session) as (cursor, dialect):

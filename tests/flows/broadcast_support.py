@@ -45,7 +45,7 @@ def outbox_addresses(path: Path) -> Counter[str]:
 def ledger_of(db_url: str, ref: str) -> dict[str, dict[str, int]]:
     """The incident's ledger counts per channel and status, read in a store of its own."""
     from crisiscast.incidents import store as st
-    from crisiscast.incidents.ledger import ledger_counts
+    from crisiscast.incidents.ledger_counts import ledger_counts
 
     store = st.Store(db_url)
     try:
