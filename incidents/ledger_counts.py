@@ -44,7 +44,7 @@ def _counts_from_indexes(session: Session, incident_id: int) -> Counts | None:
     """The same counts from index ranges; None when some row's key does not name its
     announcement and channel (then only the rows can tell)."""
     incident = {"incident": incident_id}
-    by_status = dict(session.execute(text(
+    by_status: dict[str, int] = dict(session.execute(text(
         "SELECT status, count(*) FROM deliveries WHERE incident_id = :incident GROUP BY status"
     ), incident).all())  # fmt: skip
     if not by_status:
