@@ -132,7 +132,7 @@ class OutboxShard:
 
         The ledger insert runs on ``inserter``'s thread while this one writes the outbox lines:
         SQLite and psycopg release the GIL while they work, so the two overlap (1M x 2: about
-        2 s less). This thread leaves the session alone until the insert is done, and the
+        1.5 s less). This thread leaves the session alone until the insert is done, and the
         transaction commits only after both, so a line is still on disk before its row.
         """
         name = self.reach.channel
