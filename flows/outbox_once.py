@@ -45,24 +45,27 @@ def _insert(
     return added
 
 
-def _key_range(prefix: str, pairs: list[tuple[int, str | None]]) -> tuple[str, str]:
+def _key_range(
+    incident_id: int, row: int, channel: str, pairs: list[tuple[int, str | None]]
+) -> tuple[str, str]:
     """The lowest and highest key (string order) of contacts given in ascending id order."""
-    first, last = f"{pairs[0][0]:012d}", f"{pairs[-1][0]:012d}"
+    first = lg.contact_key(incident_id, row, channel, pairs[0][0])
+    last = lg.contact_key(incident_id, row, channel, pairs[-1][0])
     if len(first) == len(last):  # padded to the same width: string order is id order
-        return prefix + first, prefix + last
-    ids = [f"{contact:012d}" for contact, _ in pairs]
-    return prefix + min(ids), prefix + max(ids)
+        return first, last
+    keys = lg.contact_keys(incident_id, row, channel, (contact for contact, _ in pairs))
+    return min(keys), max(keys)
 
 
 def _unwritten(session: Session, incident_id: int, channel: str, batch: Recipients) -> Recipients:
     """Of a batch, the recipients the ledger has no row for. Usually all of them, which one
     index probe per message shows; otherwise (a run after an interrupted one, or two runs at
     once) each key is looked up."""
-    prefixes = {row: lg.contact_key_prefix(incident_id, row, channel) for row in batch}
-    if not any(lg.any_key_between(session, *_key_range(prefixes[row], pairs))
+    if not any(lg.any_key_between(session, *_key_range(incident_id, row, channel, pairs))
                for row, pairs in batch.items() if pairs):  # fmt: skip
         return batch
-    keys = {row: [f"{prefixes[row]}{c:012d}" for c, _ in pairs] for row, pairs in batch.items()}
+    keys = {row: lg.contact_keys(incident_id, row, channel, (c for c, _ in pairs))
+            for row, pairs in batch.items()}  # fmt: skip
     found = lg.existing_statuses(session, [k for ks in keys.values() for k in ks])
     return {
         row: [pair for pair, key in zip(pairs, keys[row], strict=True) if key not in found]
@@ -145,9 +148,9 @@ class OutboxShard:
                                        None)  # fmt: skip
             try:
                 for row, pairs in send.items():
-                    prefix = lg.contact_key_prefix(self.incident_id, row, name)
-                    keys = [(f"{prefix}{c:012d}", a) for c, a in pairs]
-                    self.channel.record_shared(self.templates[row], keys)
+                    keys = lg.contact_keys(self.incident_id, row, name, [c for c, _ in pairs])
+                    recipients = list(zip(keys, [a for _, a in pairs], strict=True))
+                    self.channel.record_shared(self.templates[row], recipients)
             finally:
                 wait([inserted])  # the session is this thread's again before it goes on
             self.sent += inserted.result()

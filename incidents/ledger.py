@@ -67,9 +67,18 @@ def contact_key(incident_id: int, announcement_id: int, channel: str, contact_id
     return f"{contact_key_prefix(incident_id, announcement_id, channel)}{contact_id:012d}"
 
 
+def contact_keys(
+    incident_id: int, announcement_id: int, channel: str, contact_ids: Iterable[int]
+) -> list[str]:
+    """``contact_key`` of many contacts of one announcement on one channel: one call a batch,
+    for the broadcast's hot loops."""
+    prefix = contact_key_prefix(incident_id, announcement_id, channel)
+    return [f"{prefix}{contact_id:012d}" for contact_id in contact_ids]
+
+
 def contact_key_prefix(incident_id: int, announcement_id: int, channel: str) -> str:
     """What every ``contact_key`` of one announcement on one channel starts with: the padded
-    contact id follows it. Hot loops build keys as ``f"{prefix}{contact_id:012d}"``."""
+    contact id follows it."""
     return f"{incident_id}:{announcement_id}:{channel}:c"
 
 

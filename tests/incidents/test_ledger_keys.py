@@ -9,7 +9,12 @@ from alembic import command
 from sqlalchemy import create_engine, text
 
 from crisiscast.incidents import migrate
-from crisiscast.incidents.ledger import contact_key, delivery_key, insert_for_contacts
+from crisiscast.incidents.ledger import (
+    contact_key,
+    contact_keys,
+    delivery_key,
+    insert_for_contacts,
+)
 from crisiscast.incidents.store import Store, upgrade
 
 AT = "2026-11-25 09:00:00"
@@ -27,6 +32,7 @@ def test_contact_keys_sort_like_contact_ids_across_digit_counts() -> None:
     keys = [contact_key(1, 2, "sms", i) for i in ids]
     assert sorted(keys) == keys
     assert not contact_key(1, 2, "sms", 20001) < contact_key(1, 2, "sms", 2001)
+    assert contact_keys(1, 2, "sms", ids) == keys
 
 
 @pytest.mark.parametrize(
