@@ -52,7 +52,7 @@ def seed(db: Path, count: int) -> None:
 def open_incident(url: str) -> str:
     """Create an exercise incident from the flood playbook and stage its launch messages."""
     from crisiscast.flows.broadcast import stage
-    from crisiscast.incidents import store as st
+    from crisiscast.incidents.store import database as st
     from crisiscast.playbook import load_playbook, resolve_params
 
     playbook = load_playbook(str(PLAYBOOK))
@@ -73,8 +73,8 @@ def open_incident(url: str) -> str:
 
 def floor(directory: Path, count: int) -> float:
     """Seconds to insert the same 2 x ``count`` ledger rows with sqlite3 executemany."""
-    from crisiscast.incidents.ledger import contact_key
-    from crisiscast.incidents.store import upgrade
+    from crisiscast.incidents.broadcast.ledger import contact_key
+    from crisiscast.incidents.store.database import upgrade
 
     db = directory / "floor.db"
     upgrade(f"sqlite:///{db}")
@@ -149,7 +149,7 @@ def main() -> int:
         from prefect.testing.utilities import prefect_test_harness
 
         from crisiscast.flows.broadcast import broadcast
-        from crisiscast.incidents.store import upgrade
+        from crisiscast.incidents.store.database import upgrade
 
         db = directory / "crisiscast.db"
         url = f"sqlite:///{db}"

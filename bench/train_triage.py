@@ -1,12 +1,13 @@
-"""Retrain the triage model shipped in incidents/triage/model.json.gz (one command, reproducible).
+"""Retrain the triage model shipped in incidents/intake/triage/model.json.gz (one command).
 
     pip install -e '.[train]'
-    python bench/train_triage.py            # writes incidents/triage/model.json.gz
+    python bench/train_triage.py            # writes incidents/intake/triage/model.json.gz
 
 Multinomial logistic regression (scikit-learn, lbfgs: deterministic, so two runs write the
-same bytes) on the features of ``crisiscast.incidents.triage.features``, trained on split=train
-only (all genres, class_weight=balanced). Per-class offsets are then chosen on the validation
-split (direct + social) for the system that ships, rules + model, maximising macro-F1 plus
+same bytes) on the features of ``crisiscast.incidents.intake.triage.features``, trained on
+split=train only (all genres, class_weight=balanced). Per-class offsets are then chosen on
+the validation split (direct + social) for the system that ships, rules + model, maximising
+macro-F1 plus
 0.05 x urgent recall; two P(urgent) cuts are recorded too (urgent recall 0.80, best urgent
 F2). The test split is never read here. Weights are pruned and rounded so the file stays
 small, and the file keeps a few reference scores computed with numpy from the exported
@@ -29,10 +30,10 @@ from devset import DATA, REPLY_GENRES, SEVERITIES, Row, load, subset
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score, recall_score
 
-from crisiscast.incidents.triage import default_config, triage
-from crisiscast.incidents.triage.features import feature_counts, scale
+from crisiscast.incidents.intake.triage import default_config, triage
+from crisiscast.incidents.intake.triage.features import feature_counts, scale
 
-OUT = Path(__file__).resolve().parents[1] / "incidents" / "triage" / "model.json.gz"
+OUT = Path(__file__).resolve().parents[1] / "incidents" / "intake" / "triage" / "model.json.gz"
 MIN_DF = 3  # a feature seen in fewer training messages is noise, not signal
 C = 1.0  # chosen on validation: C in 0.5..2 scored within 0.01 macro-F1 of each other, 5 lower
 WEIGHT_SCALE = 1000  # weights are stored as integers in thousandths

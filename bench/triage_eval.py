@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from devset import REPLY_GENRES, SEVERITIES, Row, load, subset
 
-from crisiscast.incidents.triage import default_config, default_model, load_model, triage
+from crisiscast.incidents.intake.triage import default_config, default_model, load_model, triage
 
 
 def report(name: str, gold: list[str], predicted: list[str]) -> None:

@@ -5,7 +5,7 @@ Run from the repository root:
     python bench/webhooks.py [--count 5000] [--concurrency 10,20,50] [--gc-tuning]
                              [--database-url postgresql://postgres@127.0.0.1:5432/test]
 
-The real app (``crisiscast.web.create_app``) runs under uvicorn in its own process on
+The real app (``crisiscast.web.app.create_app``) runs under uvicorn in its own process on
 127.0.0.1, with a fresh SQLite store (or ``--database-url``, e.g. PostgreSQL) holding one active
 regional-flood incident. This process signs every request with twilio's RequestValidator
 beforehand, then posts them with aiohttp at a fixed concurrency, each from a different number
@@ -68,7 +68,7 @@ def serve(port: int) -> None:
     import uvicorn
 
     from crisiscast.config import load_settings
-    from crisiscast.web import create_app
+    from crisiscast.web.app import create_app
 
     app = create_app(load_settings(), "bench-launch-token")
     if os.environ.get("BENCH_GC_TUNING") == "1":
@@ -81,7 +81,7 @@ def serve(port: int) -> None:
 
 def prepare_store(database_url: str) -> None:
     """Migrate and add one active incident of the regional-flood playbook."""
-    from crisiscast.incidents.store import Store, create_incident
+    from crisiscast.incidents.store.database import Store, create_incident
 
     store = Store(database_url)
     store.upgrade()
@@ -135,8 +135,8 @@ async def fire(port: int, requests: list[tuple[bytes, str]], concurrency: int) -
 
 
 def stored_count(database_url: str) -> int:
-    from crisiscast.incidents.models import InboundMessage
-    from crisiscast.incidents.store import Store
+    from crisiscast.incidents.store.database import Store
+    from crisiscast.incidents.store.models import InboundMessage
 
     store = Store(database_url)
     with store.session() as session:
@@ -148,9 +148,9 @@ def stored_count(database_url: str) -> int:
 def breakdown(database_url: str, n: int = 400) -> tuple[float, float, float]:
     """Mean ms per message in-process: triage alone; Intake.receive one by one (two commits
     each); Intake.receive_many in batches of 20 (what the writer thread does under load)."""
-    from crisiscast.incidents.intake import Inbound, Intake, Pending
-    from crisiscast.incidents.store import Store
-    from crisiscast.incidents.triage import config_from_playbook, triage
+    from crisiscast.incidents.intake.inbound import Inbound, Intake, Pending
+    from crisiscast.incidents.intake.triage import config_from_playbook, triage
+    from crisiscast.incidents.store.database import Store
     from crisiscast.playbook import load_playbook
 
     config = config_from_playbook(load_playbook(PLAYBOOK))

@@ -3,7 +3,8 @@
 One Prefect task per shard (a channel x a contact id range of ``shard_size``), never one per
 recipient; tasks get ids and bounds, never contacts. Channels run as separate tasks, so one
 provider failing is recorded with its reason while the others complete. The ledger makes the
-whole flow safe to run again: see ``crisiscast.flows.sending`` for how at-most-once holds.
+whole flow safe to run again: see ``crisiscast.incidents.broadcast.sending`` for how
+at-most-once holds.
 """
 
 from __future__ import annotations
@@ -24,26 +25,26 @@ from crisiscast.channels.base import ChannelKind
 from crisiscast.channels.registry import channel_for
 from crisiscast.config import Settings
 from crisiscast.flows import banner_publish
-from crisiscast.flows.queueing import EVERYONE, reconcile_marks, repair_outbox
-from crisiscast.flows.sending import RetryPolicy, Shard, ShardReport, run_shard
 from crisiscast.flows.stores import open_store, settings_for
-from crisiscast.incidents import ledger as lg
-from crisiscast.incidents import store as st
-from crisiscast.incidents.audience import import_contacts
-from crisiscast.incidents.broadcast import (
+from crisiscast.incidents.audience.csv_import import import_contacts
+from crisiscast.incidents.broadcast import ledger as lg
+from crisiscast.incidents.broadcast.decisions import (
     DEFAULT_SHARD_SIZE,
     PER_RECIPIENT,
     Content,
     reach,
     shards,
 )
-from crisiscast.incidents.delivery import (
+from crisiscast.incidents.broadcast.delivery import (
     contact_bounds,
     finish_broadcast,
     load_contents,
     start_broadcast,
 )
-from crisiscast.incidents.models import Announcement, AnnouncementStatus, Incident
+from crisiscast.incidents.broadcast.queueing import EVERYONE, reconcile_marks, repair_outbox
+from crisiscast.incidents.broadcast.sending import RetryPolicy, Shard, ShardReport, run_shard
+from crisiscast.incidents.store import database as st
+from crisiscast.incidents.store.models import Announcement, AnnouncementStatus, Incident
 from crisiscast.playbook import Playbook, load_playbook, render_announcement
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8765/"  # `crisiscast serve` on its default port

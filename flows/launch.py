@@ -15,8 +15,8 @@ from prefect.runtime import flow_run
 from crisiscast.config import load_settings
 from crisiscast.flows.broadcast import DEFAULT_PUBLIC_URL, broadcast
 from crisiscast.flows.stores import open_store
-from crisiscast.incidents import store as st
-from crisiscast.incidents.agents import load_roster
+from crisiscast.incidents.agents.roster import load_roster
+from crisiscast.incidents.store import database as st
 from crisiscast.playbook import load_playbook, render_all, render_title, resolve_params
 
 

@@ -24,9 +24,9 @@ from sqlalchemy import func, select
 from crisiscast.channels.x_social import ApiSession
 from crisiscast.config import XSettings, load_settings
 from crisiscast.errors import ConfigError, RetryableChannelError
-from crisiscast.incidents.intake import Inbound, Intake
-from crisiscast.incidents.models import InboundMessage
-from crisiscast.incidents.store import Store
+from crisiscast.incidents.intake.inbound import Inbound, Intake
+from crisiscast.incidents.store.database import Store
+from crisiscast.incidents.store.models import InboundMessage
 
 log = logging.getLogger(__name__)
 

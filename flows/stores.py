@@ -7,7 +7,7 @@ names the store. Exercises get settings without credentials, so nothing leaves t
 from __future__ import annotations
 
 from crisiscast.config import Settings, load_settings
-from crisiscast.incidents.store import Store
+from crisiscast.incidents.store.database import Store
 
 
 def settings_for(database_url: str | None, exercise: bool = False) -> Settings:

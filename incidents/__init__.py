@@ -1,1 +1,20 @@
-"""The incident domain: models, pure decisions (triage, SLA, assignment) and the store."""
+"""The incident domain, one room (sub-package) per part of it.
+
+| room         | what lives there                                                        |
+| ------------ | ----------------------------------------------------------------------- |
+| ``store``    | models, the database and its migrations, column types                   |
+| ``audience`` | contacts imported from CSV, opt-outs                                    |
+| ``broadcast``| the delivery ledger, its counts and receipts, the sending hot path       |
+| ``cases``    | cases, SLA arithmetic, waiting on the customer, escalation rules         |
+| ``intake``   | inbound messages, acknowledgements, ``triage/``                          |
+| ``agents``   | roster, commands by SMS/email, assignment, paging, staffing, the sweep   |
+| ``reporting``| figures, the incident summary, the Markdown/HTML report and its charts   |
+| ``lifecycle``| where an incident can go from where it is                                |
+
+Imports point down this list's layers: agents | intake | reporting -> cases | lifecycle ->
+broadcast -> audience -> store (import-linter contracts in pyproject.toml, run in CI). Pure
+decision modules (``broadcast.decisions``, ``cases.sla``, ``cases.escalation``,
+``agents.assignment``, ``agents.staffing``, ``agents.commands``, ``intake.triage``,
+``reporting.charts``) import no storage, no I/O and no Prefect. Only ``crisiscast.flows`` and
+the interfaces (``crisiscast.cli``, ``crisiscast.web``) import Prefect.
+"""

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from crisiscast.errors import StoreError
-from crisiscast.incidents.models import Incident, IncidentStatus, TimelineEvent
+from crisiscast.incidents.store.models import Incident, IncidentStatus, TimelineEvent
 
 Status = IncidentStatus
 

@@ -4,7 +4,7 @@
   schema, in a database created for this test session and dropped after it). PostgreSQL comes
   from ``CRISISCAST_TEST_POSTGRES_URL`` (default: the local server, database ``test``). If it
   does not answer, the postgres variant is skipped locally but FAILS when ``CI`` is set.
-- ``store``: a :class:`~crisiscast.incidents.store.Store` on ``db_url``, upgraded to head.
+- ``store``: a :class:`~crisiscast.incidents.store.database.Store` on ``db_url``, upgraded to head.
 
 Sub-folders add their own fixtures in their own conftest.py files.
 """
@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import URL
 
-from crisiscast.incidents.store import Store, normalize_url
+from crisiscast.incidents.store.database import Store, normalize_url
 
 POSTGRES_ENV = "CRISISCAST_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -66,7 +66,10 @@ def _read(file: str) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        message = "file not found: check the path (playbooks live in playbooks/*.yaml)"
+        message = (
+            "file not found: check the path (`crisiscast init DIR` copies the example "
+            "playbooks into DIR to start from)"
+        )
     except IsADirectoryError:
         message = "is a directory: give a playbook file, e.g. playbooks/saas-outage.yaml"
     except UnicodeDecodeError as exc:

@@ -23,7 +23,8 @@ from crisiscast.channels.cap_feed import (
 )
 from crisiscast.errors import PermanentChannelError
 
-CAP_DIR = Path(__file__).resolve().parents[3] / "shared" / "contracts" / "cap"
+# The OASIS schema and example alerts, carried in the repository: see data/README.md.
+CAP_DIR = Path(__file__).resolve().parent / "data" / "cap"
 XSD = CAP_DIR / "CAP-v1.2.xsd"
 BANGKOK = timezone(timedelta(hours=7))
 T0 = datetime(2026, 11, 25, 16, 40, 7, 999_999, tzinfo=BANGKOK)

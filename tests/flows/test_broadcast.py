@@ -13,13 +13,13 @@ from sqlalchemy.orm import Session
 
 from crisiscast.channels.base import OutgoingMessage
 from crisiscast.channels.outbox import OutboxChannel
-from crisiscast.flows import outbox_once
 from crisiscast.flows.broadcast import broadcast
 from crisiscast.flows.launch import launch_incident
-from crisiscast.flows.queueing import is_recalled
-from crisiscast.incidents import store as st
-from crisiscast.incidents.delivery import recall
-from crisiscast.incidents.optout import record_opt_out
+from crisiscast.incidents.audience.optout import record_opt_out
+from crisiscast.incidents.broadcast import outbox_once
+from crisiscast.incidents.broadcast.delivery import recall
+from crisiscast.incidents.broadcast.queueing import is_recalled
+from crisiscast.incidents.store import database as st
 
 CONTACTS = (
     "name,phone,email,language,audience\n"

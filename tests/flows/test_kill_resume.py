@@ -15,10 +15,10 @@ from broadcast_support import FLOOD, ledger_of, outbox_addresses, seed_contacts
 from prefect.settings import PREFECT_API_URL
 
 from crisiscast.flows.launch import launch_incident
-from crisiscast.incidents import store as st
+from crisiscast.incidents.store import database as st
 
 CONTACTS = 200_000
-WORKER = Path(__file__).with_name("broadcast_support.py")
+WORKER = Path(__file__).resolve().parents[1] / "support" / "broadcast_support.py"
 
 
 def _lines(path: Path) -> int:

@@ -10,7 +10,8 @@ from prefect.client.orchestration import get_client
 
 from crisiscast.errors import PlaybookError
 from crisiscast.flows.launch import launch_incident
-from crisiscast.incidents import store as st
+from crisiscast.incidents.reporting.summary import IncidentSummary, incident_summary
+from crisiscast.incidents.store import database as st
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTAGE = str(ROOT / "playbooks" / "saas-outage.yaml")
@@ -31,11 +32,11 @@ def db_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue(name))
 
 
-def _summary(db_url: str, ref: str) -> st.IncidentSummary:
+def _summary(db_url: str, ref: str) -> IncidentSummary:
     store = st.Store(db_url)
     try:
         with store.session() as session:
-            return st.incident_summary(session, st.get_incident(session, ref))
+            return incident_summary(session, st.get_incident(session, ref))
     finally:
         store.dispose()
 
@@ -84,7 +85,7 @@ def test_launch_broadcasts_to_the_audience(sqlite_url: str, home: Path, tmp_path
 
 def test_launch_loads_the_playbook_roster(sqlite_url: str) -> None:
     """The playbook's agents are on the roster after launch, once each even after two launches."""
-    from crisiscast.incidents.agents import list_agents
+    from crisiscast.incidents.agents.roster import list_agents
 
     launch_incident(OUTAGE, {"service": "API"}, True, sqlite_url, send=False)
     launch_incident(OUTAGE, {"service": "API"}, True, sqlite_url, send=False)

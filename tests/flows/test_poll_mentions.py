@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from channel_servers import (
+    Prism,
+    Reply,
+    ScriptedServer,
+    contract,
+    prism_missing_reason,
+    skip_unless_ci,
+)
 from pydantic import SecretStr
 from sqlalchemy import select
-
-# The channel tests' real servers (Prism launcher, scripted server) are reused, not copied.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "channels"))
-from channel_servers import CONTRACTS, Prism, Reply, ScriptedServer, prism_missing_reason
 
 from crisiscast.channels.x_social import ApiSession
 from crisiscast.config import XSettings
 from crisiscast.errors import RetryableChannelError
 from crisiscast.flows.poll_mentions import newest_stored, poll_once, x_client
-from crisiscast.incidents.models import Case, InboundMessage
-from crisiscast.incidents.store import Store
+from crisiscast.incidents.store.database import Store
+from crisiscast.incidents.store.models import Case, InboundMessage
 
 TOKEN = "x-oauth2-user-token-for-mentions"
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -34,10 +35,8 @@ def prism_x_mentions() -> Iterator[str]:
     """Prism serving X's API v2 spec (dynamic bodies, no injected errors)."""
     reason = prism_missing_reason()
     if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)")
-        pytest.skip(reason)
-    prism = Prism(CONTRACTS / "x" / "x_api_v2_openapi.json", "--dynamic", "--seed", "3")
+        skip_unless_ci(reason)
+    prism = Prism(contract("x/x_api_v2_openapi.json"), "--dynamic", "--seed", "3")
     try:
         prism.wait()
         yield prism.url

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from desk_support import CUSTOMER, T0, make_agent, make_case, make_incident
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "incidents"))
-from desk_support import CUSTOMER, T0, make_agent, make_case, make_incident
-
 from crisiscast.flows.sla_sweep import sla_sweep
-from crisiscast.incidents import agents as ag
-from crisiscast.incidents.agent_desk import handle_agent_message
-from crisiscast.incidents.intake import Inbound, Intake
-from crisiscast.incidents.models import Agent, Case, Incident, TimelineEvent
-from crisiscast.incidents.store import Store
+from crisiscast.incidents.agents import roster as ag
+from crisiscast.incidents.agents.desk import handle_agent_message
+from crisiscast.incidents.intake.inbound import Inbound, Intake
+from crisiscast.incidents.store.database import Store
+from crisiscast.incidents.store.models import Agent, Case, Incident, TimelineEvent
 
 M = timedelta(minutes=1)
 

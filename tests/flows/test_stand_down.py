@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "incidents"))
 from desk_support import CUSTOMER, FLOOD, make_agent, make_case
+from sqlalchemy import select
 
 from crisiscast.channels.banner import current_state
 from crisiscast.flows.broadcast import broadcast
 from crisiscast.flows.launch import launch_incident
 from crisiscast.flows.stand_down import stand_down
-from crisiscast.incidents import agents as ag
-from crisiscast.incidents.models import Agent, Case, Contact, Incident, TimelineEvent
-from crisiscast.incidents.store import Store, get_incident
+from crisiscast.incidents.agents import roster as ag
+from crisiscast.incidents.store.database import Store, get_incident
+from crisiscast.incidents.store.models import Agent, Case, Contact, Incident, TimelineEvent
 
 NOW = datetime.now(UTC)  # the flow reads the clock: the seeded rows are "now" too
 

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from crisiscast.errors import StoreError
 from crisiscast.incidents.lifecycle import TRANSITIONS, can_move, change_status
-from crisiscast.incidents.models import IncidentStatus, TimelineEvent
-from crisiscast.incidents.store import Store, create_incident, get_incident
+from crisiscast.incidents.store.database import Store, create_incident, get_incident
+from crisiscast.incidents.store.models import IncidentStatus, TimelineEvent
 
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 S = IncidentStatus

@@ -1,0 +1,5 @@
+"""``python -m crisiscast.cli``: the same commands as the ``crisiscast`` script."""
+
+from crisiscast.cli.app import app
+
+app()

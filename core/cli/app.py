@@ -1,0 +1,404 @@
+"""The ``crisiscast`` command: what an incident commander types.
+
+Every CrisiscastError becomes one clear message and a non-zero exit; Prefect is imported only by
+the commands that run a flow, so ``validate`` and ``preview`` answer at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from crisiscast.cli import broadcast as cli_broadcast
+from crisiscast.cli import response as cli_response
+from crisiscast.cli.common import (
+    AudienceOpt,
+    ParamOpt,
+    RegionOpt,
+    current_settings,
+    err,
+    fail,
+    open_store,
+    out,
+    parse_params,
+    playbook_path,
+    prefect_in_process,
+)
+from crisiscast.config import Settings
+from crisiscast.errors import CrisiscastError, PlaybookError
+
+app = typer.Typer(
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Crisis communication: playbooks in, word out on every channel, replies triaged.",
+)
+
+
+PLAYBOOK_HELP = "Playbook file, or an example's name (e.g. regional-flood)"
+
+
+@app.command()
+def validate(paths: Annotated[list[Path], typer.Argument(help="Playbook files")]) -> None:
+    """Check playbooks: every problem with file:line:column, key and fix."""
+    from crisiscast.playbook import load_playbook
+
+    failed = 0
+    for path in paths:
+        try:
+            playbook = load_playbook(playbook_path(path))
+        except PlaybookError as exc:
+            failed += 1
+            for problem in exc.problems:
+                err.print(f"[red]error[/red] {problem}", highlight=False, soft_wrap=True)
+            continue
+        langs = ", ".join(playbook.languages)
+        out.print(f"[green]ok[/green] {path} ({playbook.id}; {langs})", highlight=False)
+    if failed:
+        err.print(f"{failed} of {len(paths)} playbooks have problems", highlight=False)
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def schema(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file")] = None,
+) -> None:
+    """Export the playbook JSON Schema, for editors that complete and check YAML."""
+    from crisiscast.playbook import playbook_json_schema
+
+    text = json.dumps(playbook_json_schema(), indent=2, ensure_ascii=False)
+    if output:
+        output.write_text(text + "\n", encoding="utf-8")
+        out.print(f"wrote {output}")
+    else:
+        sys.stdout.write(text + "\n")
+
+
+@app.command()
+def preview(
+    playbook: Annotated[Path, typer.Argument(help=PLAYBOOK_HELP)],
+    param: ParamOpt = None,
+    when: Annotated[str | None, typer.Option(help="launch, update or all_clear")] = None,
+    sms_price: Annotated[
+        str, typer.Option(help="Price of one SMS segment, for the cost estimate")
+    ] = "0.0083",
+    recipients: Annotated[int, typer.Option(help="How many people the estimate is for")] = 1000,
+) -> None:
+    """Show every rendered message per channel and language, before anything is sent.
+
+    SMS show their encoding (GSM-7 or UCS-2: Thai and Lao are UCS-2, 70 characters a segment),
+    segment count and what sending them to ``--recipients`` people costs at ``--sms-price``.
+    """
+    from decimal import Decimal, InvalidOperation
+
+    from crisiscast.channels.sms_segments import count_segments, estimate_cost
+    from crisiscast.playbook import load_playbook, render_all, render_title, resolve_params
+
+    try:
+        price = Decimal(sms_price)
+    except InvalidOperation:
+        raise fail(
+            CrisiscastError(f"--sms-price {sms_price!r} is not a number, e.g. 0.0083")
+        ) from None
+    try:
+        book = load_playbook(playbook_path(playbook))
+        params = resolve_params(book, parse_params(param))
+        title = render_title(book, params)
+        incident = {"ref": "INC-PREVIEW", "title": title, "exercise": False}
+        messages = render_all(book, params, incident, when=when)
+    except CrisiscastError as exc:
+        raise fail(exc) from None
+    for m in messages:
+        head = f"[bold]{m.announcement_id}[/bold] ({m.when}) · {m.channel} · {m.language}"
+        out.rule(head)
+        if m.subject:
+            out.print(f"[dim]subject:[/dim] {m.subject}", highlight=False)
+        out.print(m.text, highlight=False, markup=False)
+        if m.channel == "sms":
+            count = count_segments(m.text)
+            cost = estimate_cost(m.text, price, recipients)
+            out.print(
+                f"[dim]{count.encoding.upper()}, {count.segments} segment(s); "
+                f"{recipients:,} recipients ≈ {cost:,.2f} at {price} a segment[/dim]",
+                highlight=False,
+            )
+    out.print(f"\n{len(messages)} messages", highlight=False)
+
+
+def _launch(
+    playbook: Path,
+    params: dict[str, str],
+    exercise: bool,
+    settings: Settings,
+    options: dict[str, Any] | None = None,
+) -> tuple[str, str]:
+    """Run the launch flow warm (via ``serve``) when possible, else in this process.
+
+    ``options`` are the flow's broadcast options: ``audience``, ``default_region``, ``send``.
+    """
+    from crisiscast.playbook import load_playbook, resolve_params
+    from crisiscast.web.warm import call_server, find_server
+
+    playbook = playbook_path(playbook)
+    options = dict(options or {})
+    if options.get("audience"):
+        audience = Path(options["audience"])
+        if not audience.is_file():
+            raise CrisiscastError(f"--audience {audience}: no such file; give a contacts CSV")
+        options["audience"] = str(audience.resolve())
+    # Check here first: the commander gets clear errors without paying for Prefect's start.
+    resolve_params(load_playbook(playbook), params)
+    open_store(settings).dispose()
+    path = str(playbook.resolve())
+    server = find_server(settings.home)
+    if server:
+        request = {"playbook": path, "params": params, "exercise": exercise, **options}
+        answer = call_server(server, "/api/launch", request)
+        return str(answer["ref"]), "warm (crisiscast serve)"
+    prefect_in_process()
+    from crisiscast.flows.launch import launch_incident
+
+    ref = launch_incident(path, params, exercise, settings.database_url, **options)
+    return ref, "cold (Prefect's ephemeral API)"
+
+
+@app.command()
+def launch(
+    playbook: Annotated[Path, typer.Argument(help=PLAYBOOK_HELP)],
+    param: ParamOpt = None,
+    exercise: Annotated[
+        bool, typer.Option(help="CAP Exercise: everything runs, nothing leaves")
+    ] = False,
+    audience: AudienceOpt = None,
+    region: RegionOpt = "US",
+    hold: Annotated[
+        bool, typer.Option(help="Stage the announcements only; send later with `broadcast`")
+    ] = False,
+) -> None:
+    """Open an incident from a playbook and broadcast its announcements on every channel."""
+    try:
+        settings = current_settings()
+        live = [] if exercise else settings.live_channels()
+        options = {"audience": str(audience) if audience else None, "default_region": region,
+                   "send": not hold}  # fmt: skip
+        ref, mode = _launch(playbook, parse_params(param), exercise, settings, options)
+    except CrisiscastError as exc:
+        raise fail(exc) from None
+    out.print(f"[bold green]{ref}[/bold green] launched ({mode})", highlight=False)
+    if exercise:
+        out.print("Exercise: every channel records to the outbox; nothing leaves this machine.")
+    elif not live:
+        out.print(
+            "No provider credentials are set: every channel records to the outbox "
+            f"({settings.outbox_dir}) instead of sending."
+        )
+    else:
+        out.print(f"Live channels: {', '.join(live)}; the rest record to the outbox.")
+    if hold:
+        out.print(f"Held: nothing sent yet. Send with: crisiscast broadcast {ref}", highlight=False)
+    out.print(f"See it with: crisiscast status {ref}", highlight=False)
+
+
+@app.command(name="list")
+def list_(limit: Annotated[int, typer.Option(help="How many, newest first")] = 20) -> None:
+    """List incidents, newest first."""
+    from crisiscast.incidents.store import database as st
+
+    try:
+        store = open_store(current_settings())
+        with store.session() as session:
+            rows = [
+                (
+                    i.ref,
+                    i.status,
+                    "yes" if i.exercise else "",
+                    i.title,
+                    f"{i.created_at:%Y-%m-%d %H:%M}",
+                )
+                for i in st.list_incidents(session, limit=limit)
+            ]
+        store.dispose()
+    except CrisiscastError as exc:
+        raise fail(exc) from None
+    table = Table("incident", "status", "exercise", "title", "opened (UTC)")
+    for row in rows:
+        table.add_row(*row)
+    out.print(table if rows else "No incidents yet: start one with `crisiscast launch PLAYBOOK`.")
+
+
+@app.command()
+def status(incident: Annotated[str, typer.Argument(help="Incident ref, e.g. INC-3")]) -> None:
+    """Summarise one incident: what was staged, sent, received and done."""
+    from crisiscast.incidents.reporting.summary import incident_summary
+    from crisiscast.incidents.store import database as st
+
+    try:
+        store = open_store(current_settings())
+        with store.session() as session:
+            summary = incident_summary(session, st.get_incident(session, incident))
+        store.dispose()
+    except CrisiscastError as exc:
+        raise fail(exc) from None
+    _print_summary(summary)
+
+
+def _print_summary(summary: Any) -> None:
+    flag = " [yellow](exercise)[/yellow]" if summary.exercise else ""
+    out.print(
+        f"[bold]{summary.ref}[/bold] {summary.title} — {summary.status}{flag}", highlight=False
+    )
+    out.print(f"opened {summary.created_at:%Y-%m-%d %H:%M:%S} UTC", highlight=False)
+    if summary.params:
+        out.print(
+            "parameters: " + ", ".join(f"{k}={v}" for k, v in summary.params.items()),
+            highlight=False,
+        )
+    for title, counts in (
+        ("announcements", summary.announcements),
+        ("deliveries", summary.deliveries),
+        ("cases", summary.cases),
+    ):
+        if counts:
+            table = Table(title=title, title_justify="left")
+            table.add_column("channel" if title != "cases" else "severity")
+            table.add_column("status")
+            table.add_column("count", justify="right")
+            for group, by_status in sorted(counts.items()):
+                for state, count in sorted(by_status.items()):
+                    table.add_row(str(group), str(state), str(count))
+            out.print(table)
+    if summary.events:
+        out.print("[bold]timeline[/bold]")
+        for event in summary.events:
+            out.print(f"  {event.at:%H:%M:%S} {event.kind}: {event.message}", highlight=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8765,
+) -> None:
+    """Keep Prefect's API and the web app warm: launches, webhooks and the incident pages."""
+    import gc
+    import os
+
+    from crisiscast.runtime import prepare_prefect
+
+    prepare_prefect()
+    import uvicorn
+
+    from crisiscast.web.app import create_app
+    from crisiscast.web.warm import ServerInfo, clear_server_info, new_token, write_server_info
+
+    try:
+        settings = current_settings()
+    except CrisiscastError as exc:
+        raise fail(exc) from None
+    try:
+        open_store(settings).dispose()  # webhooks answer 503 on a store that is not at head
+    except CrisiscastError as exc:
+        raise fail(exc) from None
+    out.print("Starting Prefect's API (once; later launches reuse it)…")
+    _warm_prefect()
+    token = new_token()
+    web = create_app(settings, token)
+    # Everything loaded so far lives as long as the server: keep it out of the collector's
+    # way, and collect less often. Measured in bench/webhooks.py: webhook p99 79-114 ms -> 23-47 ms.
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+    info_path = write_server_info(settings.home, ServerInfo(url=url, token=token, pid=os.getpid()))
+    out.print(
+        f"crisiscast serving on {url} (token in {info_path}); Ctrl-C stops it.", highlight=False
+    )
+    try:
+        uvicorn.run(web, host=host, port=port, log_level="warning")
+    finally:
+        clear_server_info(settings.home, os.getpid())
+
+
+def _warm_prefect() -> None:
+    """Run the smallest flow once so the API, database and flow machinery are all loaded."""
+    from crisiscast.flows.warmup import warm_up
+
+    warm_up()
+    import crisiscast.flows.launch  # noqa: F401  (import cost paid now, not at the first launch)
+
+
+@app.command()
+def demo(
+    playbook: Annotated[
+        Path | None,
+        typer.Option(help="Playbook to play (default: the regional-flood example)"),
+    ] = None,
+) -> None:
+    """Play a whole incident on the embedded default (outbox only) and print what happened.
+
+    Run it again with the same CRISISCAST_HOME: each run is a new incident, played by the same
+    demo agents (the roster is global), who are put back on call or on standby first.
+    """
+    from crisiscast.cli.demo import run_demo
+
+    try:
+        run_demo(playbook, current_settings(), out)
+    except CrisiscastError as exc:
+        raise fail(exc) from None
+
+
+@app.command()
+def triage(
+    playbook: Annotated[
+        Path | None,
+        typer.Option(
+            help="Use this playbook's severity model, signals and languages (a file, or an "
+            "example's name such as regional-flood)"
+        ),
+    ] = None,
+) -> None:
+    """Triage replies: one per line on stdin, one JSON object per line on stdout.
+
+    Exits 0 once every line is triaged (none at all included), 1 on an error such as an
+    invalid playbook.
+    """
+    from crisiscast.incidents.intake.triage.jsonl import run_triage
+
+    try:
+        run_triage(sys.stdin, sys.stdout, playbook_path(playbook) if playbook else None)
+    except CrisiscastError as exc:
+        raise fail(exc) from None
+
+
+@app.command()
+def init(
+    folder: Annotated[
+        Path, typer.Argument(metavar="DIR", help="Folder to write them into (created if missing)")
+    ] = Path("playbooks"),
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite example files already in DIR")
+    ] = False,
+) -> None:
+    """Copy the example playbooks into DIR (default: ./playbooks) to edit into your own."""
+    from crisiscast.playbook.examples import copy_examples
+
+    try:
+        written = copy_examples(folder, force=force)
+    except CrisiscastError as exc:
+        raise fail(exc) from None
+    for path in written:
+        out.print(f"wrote {path}", highlight=False)
+    out.print(f"Check them with: crisiscast validate {folder / '*.yaml'}", highlight=False)
+
+
+# Commands that live in their own modules, registered here so `crisiscast --help` lists them all.
+app.command()(cli_broadcast.broadcast)
+app.command()(cli_broadcast.update)
+app.command(name="all-clear")(cli_broadcast.all_clear)
+app.command()(cli_broadcast.recall)
+app.add_typer(cli_response.agents_app, name="agents")
+app.command()(cli_response.sweep)
+app.command(name="stand-down")(cli_response.stand_down)
+app.command()(cli_response.report)

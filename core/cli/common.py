@@ -1,0 +1,94 @@
+"""What every crisiscast command shares: consoles, settings, the store, Prefect set-up, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from crisiscast.config import Settings, load_settings
+from crisiscast.errors import CrisiscastError, PlaybookError
+
+out = Console()
+err = Console(stderr=True)
+
+ParamOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param", "-p", help='A playbook parameter as key=value, e.g. service="Payments API"'
+    ),
+]
+
+
+def parse_params(items: list[str] | None) -> dict[str, str]:
+    """Turn repeated ``--param key=value`` into a dict, refusing anything ambiguous."""
+    params: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise CrisiscastError(
+                f"--param {item!r} is not key=value; write e.g. --param service=API"
+            )
+        if key in params:
+            raise CrisiscastError(f"--param {key} is given twice; pass each parameter once")
+        params[key] = value
+    return params
+
+
+def playbook_path(path: Path) -> Path:
+    """``path``, or the packaged example a bare name means when no such file is here.
+
+    ``regional-flood`` (or ``regional-flood.yaml``) works from any folder after any install;
+    a path with a folder in it is always taken as it is.
+    """
+    if path.exists() or path.parent != Path():
+        return path
+    from crisiscast.playbook.examples import find_example
+
+    return find_example(path.name) or path
+
+
+def fail(exc: CrisiscastError) -> typer.Exit:
+    if isinstance(exc, PlaybookError):
+        for problem in exc.problems:
+            err.print(f"[red]error[/red] {problem}", highlight=False, markup=True, soft_wrap=True)
+    else:
+        err.print(f"[red]error[/red] {exc}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=1)
+
+
+def current_settings() -> Settings:
+    return load_settings()
+
+
+def open_store(settings: Settings) -> Any:
+    """The incident store at the current schema; upgrading is idempotent and keeps data."""
+    from crisiscast.incidents.store import database as st
+
+    store = st.Store.from_settings(settings)
+    store.upgrade()
+    return store
+
+
+def prefect_in_process() -> None:
+    """Prefect with quiet defaults, for commands that run a flow in this process."""
+    import atexit
+
+    from crisiscast.runtime import prepare_prefect, quiet_run_loggers, silence_shutdown_noise
+
+    prepare_prefect()
+    import prefect  # noqa: F401  (settings are read now, with the defaults above)
+
+    quiet_run_loggers()
+    atexit.register(silence_shutdown_noise)
+
+
+AudienceOpt = Annotated[
+    Path | None, typer.Option(help="Contacts CSV to import first (name, phone, email, language)")
+]
+RegionOpt = Annotated[
+    str, typer.Option(help="Country for phone numbers written without +country code, e.g. TH")
+]

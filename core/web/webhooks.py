@@ -1,0 +1,315 @@
+"""Inbound webhooks and the public reply form: check who is calling, store, then answer.
+
+    app.include_router(webhook_router(settings, store))
+
+- ``POST /webhooks/twilio/sms``: form-encoded, ``X-Twilio-Signature`` checked with the twilio
+  SDK's ``RequestValidator`` against the public URL (``CRISISCAST_PUBLIC_URL``, since a proxy
+  may sit in front). The acknowledgement goes back as TwiML in the same response: no extra API
+  call, no extra credentials, and Twilio delivers it from the number the person wrote to.
+- ``POST /webhooks/sendgrid/inbound``: Inbound Parse, multipart, HTTP basic auth. The
+  acknowledgement is sent by the email channel after the response (SendGrid expects no body).
+- ``POST /webhooks/twilio/status`` and ``POST /webhooks/sendgrid/events``: delivery receipts
+  that update the ledger (``crisiscast.web.receipts``).
+- ``POST /incidents/{ref}/reply``: the form on the public incident page. It uses no cookies or
+  sessions, so there is nothing for a cross-site request to ride on; size and rate limits keep
+  it from being a spam cannon.
+
+Every accepted message is committed before the 2xx (``Intake.receive``). Bad requests get 4xx
+(403 forged, 401 unauthenticated, 413 too large, 415 wrong type, 400 malformed), a store that
+is down gets 503 so providers retry, and a route whose secret is not configured answers 503
+instead of accepting unsigned messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from base64 import b64decode
+from binascii import Error as BinasciiError
+from collections.abc import AsyncGenerator, Callable
+from datetime import UTC, datetime, tzinfo
+from email.parser import HeaderParser
+from email.utils import parseaddr
+
+from fastapi import APIRouter, BackgroundTasks, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from starlette.datastructures import Headers
+from starlette.formparsers import MultiPartException, MultiPartParser
+from twilio.twiml.messaging_response import MessagingResponse
+
+from crisiscast.config import Settings
+from crisiscast.errors import ChannelError, NotFoundError, StoreError
+from crisiscast.incidents.agents.commands import from_email
+from crisiscast.incidents.agents.desk import handle_agent_message
+from crisiscast.incidents.audience.optout import OPT_OUT_WORDS
+from crisiscast.incidents.intake import acknowledge as ack
+from crisiscast.incidents.intake.inbound import Inbound, Intake, IntakeResult, Pending
+from crisiscast.incidents.store.database import Store
+from crisiscast.web.intake_queue import IntakeQueue
+from crisiscast.web.receipts import Receipts
+from crisiscast.web.reply_form import (
+    FormLimiter,
+    confirmation_page,
+    form_problem_page,
+    read_reply_form,
+)
+from crisiscast.web.request_checks import (
+    MAX_FIELDS,
+    BadRequest,
+    parse_form,
+    problem,
+    read_limited,
+    signed_twilio_form,
+    unavailable,
+)
+
+log = logging.getLogger(__name__)
+
+SMS_LIMIT = 16 * 1024  # a Twilio SMS webhook is ~1 KB; 10 media URLs stay far below this
+EMAIL_LIMIT = 5 * 1024 * 1024  # text and headers; attachments are not kept
+Clock = Callable[[], datetime]
+
+
+def _twiml(text: str | None) -> Response:
+    twiml = MessagingResponse()
+    if text:
+        twiml.message(text)
+    return Response(str(twiml), media_type="application/xml")
+
+
+# Twilio answers its own English opt-out words (and blocks our reply to them).
+_CARRIER_HANDLED = OPT_OUT_WORDS["en"]
+
+
+class Webhooks:
+    """The handlers, with what they need; ``webhook_router`` wires them to paths."""
+
+    def __init__(self, settings: Settings, intake: Intake, clock: Clock) -> None:
+        self.settings = settings
+        self.intake = intake
+        self.clock = clock
+        self.limiter = FormLimiter()
+        self.queue = IntakeQueue(intake)
+
+    async def receive(self, message: Inbound, form: ack.Form) -> IntakeResult:
+        """Store and process through the writer thread (shared commits under load)."""
+        return await self.queue.submit(Pending(message, self.clock(), form))
+
+    async def twilio_sms(self, request: Request) -> Response:
+        form = await signed_twilio_form(self.settings, request, limit=SMS_LIMIT, what="inbound SMS")
+        if isinstance(form, Response):
+            return form
+        sid, sender = form.get("MessageSid", "").strip(), form.get("From", "").strip()
+        if not sid or not sender:
+            return PlainTextResponse("MessageSid and From are required", status_code=400)
+        try:
+            # On-call agents command by SMS (ACK 42, DONE 42 ...); everyone else is a customer.
+            command_reply = await run_in_threadpool(
+                self._agent_command, sender, form.get("Body", "")
+            )
+        except StoreError as exc:
+            log.error("twilio sms: store unavailable, Twilio will retry: %s", exc)
+            return unavailable("the incident store is unavailable; retry later")
+        if command_reply is not None:
+            return _twiml(command_reply)
+        message = Inbound("sms", sid, sender, form.get("Body", ""))
+        try:
+            result = await self.receive(message, "short")
+        except StoreError as exc:
+            log.error("twilio sms: store unavailable, Twilio will retry: %s", exc)
+            return unavailable("the incident store is unavailable; retry later")
+        if (
+            result.outcome == "opted_out"
+            and form.get("Body", "").strip().lower() in _CARRIER_HANDLED
+        ):
+            return _twiml(None)
+        return _twiml(result.reply)
+
+    def _agent_command(self, sender: str, body: str) -> str | None:
+        """Apply an agent's command and return the confirmation; None when not an agent."""
+        with self.intake.store.session() as session:
+            return handle_agent_message(
+                session, sender, body, now=self.clock(), settings=self.settings
+            )
+
+    async def sendgrid_inbound(self, request: Request, background: BackgroundTasks) -> Response:
+        creds = self.settings.inbound_email
+        if creds is None:
+            return unavailable(
+                "inbound email is not configured: set CRISISCAST_INBOUND_EMAIL_USER and "
+                "CRISISCAST_INBOUND_EMAIL_PASSWORD and put them in the Inbound Parse URL"
+            )
+        if not _basic_auth_ok(request.headers.get("authorization"), creds.username,
+                              creds.password.get_secret_value()):  # fmt: skip
+            return PlainTextResponse(
+                "authentication required", status_code=401,
+                headers={"WWW-Authenticate": 'Basic realm="crisiscast inbound"'},
+            )  # fmt: skip
+        try:
+            body = await read_limited(request, EMAIL_LIMIT)
+            message, command = await _parse_inbound_email(request.headers, body)
+        except BadRequest as exc:
+            return problem(exc)
+        try:
+            # Agents command by email too ("ACK 42" as the reply's first line or subject).
+            confirmation = None
+            if not message.automated:
+                confirmation = await run_in_threadpool(self._agent_command, message.sender, command)
+        except StoreError as exc:
+            log.error("sendgrid inbound: store unavailable, SendGrid will retry: %s", exc)
+            return unavailable("the incident store is unavailable; retry later")
+        if confirmation is not None:
+            background.add_task(
+                self._send_email, key=f"command:{message.provider_id}", address=message.sender,
+                language="en", subject=f"Re: {command}"[:120], text=confirmation,
+            )  # fmt: skip
+            return PlainTextResponse("command applied")
+        try:
+            result = await self.receive(message, "long")
+        except StoreError as exc:
+            log.error("sendgrid inbound: store unavailable, SendGrid will retry: %s", exc)
+            return unavailable("the incident store is unavailable; retry later")
+        if result.reply and result.outcome == "case":
+            background.add_task(self._email_reply, message.sender, result)
+        return PlainTextResponse("stored")
+
+    def _email_reply(self, address: str, result: IntakeResult) -> None:
+        """Send the acknowledgement by email; a failure is logged (the message is stored)."""
+        self._send_email(
+            key=f"ack:{result.case_id}:{result.message_id}",
+            address=address,
+            language=result.language or "en",
+            subject=f"[{result.incident_ref}] case {result.case_id}",
+            text=result.reply or "",
+        )
+
+    def _send_email(
+        self, *, key: str, address: str, language: str, subject: str, text: str
+    ) -> None:
+        from crisiscast.channels.base import OutgoingMessage
+        from crisiscast.channels.registry import channel_for
+
+        channel = channel_for("email", self.settings)
+        outgoing = OutgoingMessage(
+            key=key, address=address, language=language, text=text, subject=subject
+        )
+        try:
+            (outcome,) = channel.send([outgoing])
+        except ChannelError as exc:
+            log.warning("%s: email not sent: %s", key, exc)
+            return
+        finally:
+            channel.close()
+        log.info("%s: email %s", key, outcome.status)
+
+    async def reply_form(self, ref: str, request: Request) -> Response:
+        now = self.clock()
+        try:
+            body = await read_limited(request, 16 * 1024)
+            form = parse_form(body, request.headers.get("content-type", ""))
+        except BadRequest as exc:
+            return form_problem_page(exc.status, str(exc), "en")
+        client = request.client.host if request.client else "unknown"
+        try:
+            incident_id, languages = await run_in_threadpool(self._incident, ref)
+        except NotFoundError:
+            return form_problem_page(404, f"there is no incident {ref}", "en")
+        except StoreError:
+            return form_problem_page(503, "please try again in a minute", "en")
+        reply = read_reply_form(form, languages)
+        if isinstance(reply, str):
+            return form_problem_page(422, reply, languages[0])
+        wait = self.limiter.wait(client, reply.contact, now)
+        if wait is not None:
+            return form_problem_page(429, f"too many messages: try again in {wait} s", languages[0])
+        digest = hashlib.sha256(f"{ref}|{reply.contact}|{reply.message}".encode()).hexdigest()
+        message = Inbound("web", digest[:40], reply.contact, reply.body, incident_id=incident_id)
+        try:
+            result = await self.receive(message, "long")
+        except StoreError:
+            return form_problem_page(503, "please try again in a minute", languages[0])
+        return confirmation_page(result, languages)
+
+    def _incident(self, ref: str) -> tuple[int, list[str]]:
+        from crisiscast.incidents.store.database import get_incident
+
+        with self.intake.store.session() as session:
+            incident = get_incident(session, ref)
+            return incident.id, list(incident.languages) or ["en"]
+
+
+def _basic_auth_ok(header: str | None, username: str, password: str) -> bool:
+    if not header or not header.lower().startswith("basic "):
+        return False
+    try:
+        given = b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (BinasciiError, UnicodeDecodeError):
+        return False
+    user, _, secret = given.partition(":")
+    # Both compared every time: the answer's timing says nothing about which one was wrong.
+    user_ok = hmac.compare_digest(user.encode(), username.encode())
+    secret_ok = hmac.compare_digest(secret.encode(), password.encode())
+    return user_ok and secret_ok
+
+
+async def _parse_inbound_email(headers: Headers, body: bytes) -> tuple[Inbound, str]:
+    """An Inbound Parse post as an ``Inbound`` (sender, subject + text, Message-ID), and the
+    text an agent's command would be (the first line above the quote, else the subject)."""
+    if not headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        raise BadRequest(415, "Inbound Parse posts multipart/form-data")
+
+    async def stream() -> AsyncGenerator[bytes, None]:
+        yield body
+
+    parser = MultiPartParser(
+        headers, stream(), max_files=20, max_fields=MAX_FIELDS, max_part_size=EMAIL_LIMIT
+    )
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise BadRequest(400, f"malformed multipart body: {exc.message}") from None
+    fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    await form.close()  # attachments are not kept
+    sender = parseaddr(fields.get("from", ""))[1].strip().lower()
+    if "@" not in sender:
+        raise BadRequest(400, "the `from` field has no email address")
+    mail_headers = HeaderParser().parsestr(fields.get("headers", ""))
+    subject = fields.get("subject", "").strip()
+    text = fields.get("text", "").strip()
+    message_id = (mail_headers.get("Message-ID") or "").strip()
+    if not message_id:
+        # SendGrid retries the same post: a digest of it recognises the retry.
+        digest = hashlib.sha256(f"{sender}|{subject}|{text}".encode()).hexdigest()
+        message_id = f"sha256:{digest[:40]}"
+    automated = ack.is_automated(dict(mail_headers.items()))
+    content = f"{subject}\n\n{text}".strip() if subject else text
+    inbound = Inbound("email", message_id[:200], sender, content, automated=automated)
+    return inbound, from_email(subject, text)
+
+
+def webhook_router(
+    settings: Settings,
+    store: Store,
+    *,
+    clock: Clock | None = None,
+    local_tz: tzinfo | None = None,
+) -> APIRouter:
+    """The inbound and receipt routes for one store; ``clock``, ``local_tz``: tests, regions."""
+    hooks = Webhooks(
+        settings, Intake(store, local_tz=local_tz), clock or (lambda: datetime.now(UTC))
+    )
+    receipts = Receipts(settings, store, hooks.clock)
+    router = APIRouter()
+    router.add_api_route("/webhooks/twilio/status", receipts.twilio_status, methods=["POST"],
+                         include_in_schema=False)  # fmt: skip
+    router.add_api_route("/webhooks/sendgrid/events", receipts.sendgrid_events, methods=["POST"],
+                         include_in_schema=False)  # fmt: skip
+    router.add_api_route("/webhooks/twilio/sms", hooks.twilio_sms, methods=["POST"],
+                         include_in_schema=False)  # fmt: skip
+    router.add_api_route("/webhooks/sendgrid/inbound", hooks.sendgrid_inbound, methods=["POST"],
+                         include_in_schema=False)  # fmt: skip
+    router.add_api_route("/incidents/{ref}/reply", hooks.reply_form, methods=["POST"],
+                         response_class=HTMLResponse, include_in_schema=False)  # fmt: skip
+    return router

@@ -1,0 +1,100 @@
+"""A validated playbook as a ``TriageConfig``: the one module that knows the playbook schema.
+
+Playbook categories carry no phrases, only names. A category or subcategory that shares its
+name with a built-in one (rescue/trapped, supplies/water ...) borrows the built-in phrases in
+every language, so Thai and Lao replies find it too; any other is matched by its name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from crisiscast.incidents.intake.triage.builtin import CATEGORIES
+from crisiscast.incidents.intake.triage.builtin import SIGNALS as BUILT_IN_SIGNALS
+from crisiscast.incidents.intake.triage.config import (
+    CategoryRule,
+    Question,
+    SignalRule,
+    Subcategory,
+    TriageConfig,
+)
+
+if TYPE_CHECKING:
+    from crisiscast.playbook.schema import Category, Playbook
+
+_BUILT_IN = {c.name: c for c in CATEGORIES}
+
+
+def config_from_playbook(playbook: Playbook, *, use_model: bool = True) -> TriageConfig:
+    """The triage view of a validated playbook: its matrix, signals, categories and questions."""
+    severity = playbook.severity
+    languages = tuple(playbook.languages)
+    return TriageConfig(
+        levels=tuple(level.name for level in severity.levels),
+        impact=tuple(severity.impact),
+        urgency=tuple(severity.urgency),
+        matrix={i: dict(row) for i, row in severity.matrix.items()},
+        default_impact=severity.default.impact,
+        default_urgency=severity.default.urgency,
+        languages=languages,
+        signals=_signals(playbook),
+        categories=tuple(
+            _category(c, languages[0], _names(playbook.categories)) for c in playbook.categories
+        ),
+        questions=tuple(Question(q.id, tuple(q.answered_by)) for q in playbook.triage_questions),
+        use_model=use_model,
+    )
+
+
+def _signals(playbook: Playbook) -> tuple[SignalRule, ...]:
+    """The playbook's signals, on top of the built-in ones its scales can express.
+
+    A playbook written for an outage still has to see "people are trapped" or "our hospital's
+    systems are down": built-in signals stay unless the playbook redefines one by name, and are
+    kept only where their impact and urgency labels exist in the playbook's scales.
+    """
+    own = tuple(
+        SignalRule(s.name, _lowered(s.patterns), s.impact, s.urgency)
+        for s in playbook.severity.signals
+    )
+    names = {rule.name for rule in own}
+    impact, urgency = set(playbook.severity.impact), set(playbook.severity.urgency)
+    kept = tuple(
+        rule
+        for rule in BUILT_IN_SIGNALS
+        if rule.name not in names
+        and (rule.impact is None or rule.impact in impact)
+        and (rule.urgency is None or rule.urgency in urgency)
+    )
+    return own + kept
+
+
+def _lowered(raw: Mapping[str, list[str]]) -> dict[str, tuple[str, ...]]:
+    return {lang: tuple(p.lower() for p in phrases) for lang, phrases in raw.items()}
+
+
+def _names(categories: list[Category]) -> frozenset[str]:
+    """Every category and subcategory name of the playbook, as the phrase it is matched by."""
+    names = {c.name for c in categories} | {s for c in categories for s in c.subcategories}
+    return frozenset(n.replace("_", " ") for n in names)
+
+
+def _category(category: Category, language: str, reserved: frozenset[str]) -> CategoryRule:
+    built_in = _BUILT_IN.get(category.name)
+    subs = {s.name: s for s in built_in.subcategories} if built_in else {}
+
+    def phrases(name: str, borrowed: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        # A borrowed phrase that is another of the playbook's names ("medicine") belongs there.
+        merged = {lang: tuple(p for p in ps if p not in reserved) for lang, ps in borrowed.items()}
+        merged[language] = (*merged.get(language, ()), name.replace("_", " ").lower())
+        return merged
+
+    return CategoryRule(
+        name=category.name,
+        patterns=phrases(category.name, built_in.patterns if built_in else {}),
+        subcategories=tuple(
+            Subcategory(name, phrases(name, subs[name].patterns if name in subs else {}))
+            for name in category.subcategories
+        ),
+    )

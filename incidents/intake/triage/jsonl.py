@@ -1,0 +1,51 @@
+"""``crisiscast triage``: one reply per line in, one JSON object per line out (same order).
+
+Every input line gets exactly one output line, blank ones included, so output line N always
+answers input line N when a script pastes them side by side.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TextIO
+
+from crisiscast.incidents.intake.triage.builtin import default_config
+from crisiscast.incidents.intake.triage.config import TriageConfig
+from crisiscast.incidents.intake.triage.engine import triage
+from crisiscast.incidents.intake.triage.from_playbook import config_from_playbook
+
+
+def triage_jsonl(lines: Iterable[str], config: TriageConfig) -> Iterator[str]:
+    """One JSON line (no trailing newline) per reply line: severity, category, language, why..."""
+    for number, line in enumerate(lines, start=1):
+        result = triage(line.rstrip("\r\n"), config).as_dict()
+        yield json.dumps({"line": number, **result}, ensure_ascii=False)
+
+
+def load_config(playbook: Path | None) -> TriageConfig:
+    """The playbook's triage config, or the built-in one when no playbook is given.
+
+    Raises ``PlaybookError`` (every problem, with file and line) for an invalid playbook.
+    """
+    if playbook is None:
+        return default_config()
+    from crisiscast.playbook import load_playbook  # pydantic only when a playbook is used
+
+    return config_from_playbook(load_playbook(playbook))
+
+
+def run_triage(stdin: TextIO, stdout: TextIO, playbook: Path | None = None) -> int:
+    """The body of ``crisiscast triage [--playbook PATH]``: returns the number of replies."""
+    config = load_config(playbook)
+    for stream in (stdin, stdout):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(encoding="utf-8")  # Thai and Lao whatever the locale says
+    count = 0
+    for out in triage_jsonl(stdin, config):
+        stdout.write(out + "\n")
+        count += 1
+    stdout.flush()
+    return count
