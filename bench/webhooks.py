@@ -4,6 +4,7 @@ Run from the repository root:
 
     python bench/webhooks.py [--count 5000] [--concurrency 10,20,50] [--gc-tuning]
                              [--database-url postgresql://postgres@127.0.0.1:5432/test]
+                             [--no-bare] [--no-breakdown] [--profile server-profile.txt]
 
 The real app (``crisiscast.web.app.create_app``) runs under uvicorn in its own process on
 127.0.0.1, with a fresh SQLite store (or ``--database-url``, e.g. PostgreSQL) holding one active
@@ -11,7 +12,9 @@ regional-flood incident. This process signs every request with twilio's RequestV
 beforehand, then posts them with aiohttp at a fixed concurrency, each from a different number
 (each opens its own case and gets its own acknowledgement: the expensive path). It prints
 requests/s and p50/p99 latency per concurrency level, the count of stored messages against the
-200s (0 lost), and an in-process breakdown of where a request's time goes.
+200s (0 lost), and an in-process breakdown of where a request's time goes. Before each level the
+same requests go to a bare route of the same server (read the body, answer a constant TwiML):
+the ceiling of uvicorn + FastAPI + this client on this machine, measured in the same minute.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import argparse
 import asyncio
 import gc
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -31,11 +35,15 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
+from fastapi import Request, Response
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAYBOOK = ROOT / "playbooks" / "regional-flood.yaml"
+SMS_PATH = "/webhooks/twilio/sms"
+BARE_PATH = "/bench/bare"
+BARE_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response><Message>ok</Message></Response>'
 TOKEN = "bench-twilio-auth-token"  # noqa: S105 - a made-up token for a local server
 PUBLIC = "https://crisis.example.org"
 TEXTS = (
@@ -71,12 +79,41 @@ def serve(port: int) -> None:
     from crisiscast.web.app import create_app
 
     app = create_app(load_settings(), "bench-launch-token")
+
+    @app.post("/bench/bare")
+    async def bare(request: Request) -> Response:
+        """The bare HTTP path: the same request read whole, a constant TwiML answer."""
+        await request.body()
+        return Response(BARE_TWIML, media_type="application/xml")
+
     if os.environ.get("BENCH_GC_TUNING") == "1":
         # Startup objects (playbooks, the triage model, SQLAlchemy metadata) never die: freeze
         # them out of the collector's scans, and collect the young generation less often.
         gc.freeze()
         gc.set_threshold(20_000, 50, 100)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    profile = os.environ.get("BENCH_PROFILE")
+    if profile:  # every thread (the writer too), CPU time: python bench/webhooks.py --profile F
+        import yappi
+
+        yappi.set_clock_type("cpu")
+        yappi.start()
+        # uvicorn re-raises the SIGTERM it stopped on, once its own handler is gone: write then.
+        signal.signal(signal.SIGTERM, lambda *_: _write_profile(profile))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                http=os.environ.get("BENCH_HTTP", "auto"),
+                loop=os.environ.get("BENCH_LOOP", "auto"))  # fmt: skip
+
+
+def _write_profile(profile: str) -> None:
+    import yappi
+
+    if yappi.is_running():
+        yappi.stop()
+        with Path(profile).open("w") as out:
+            stats = yappi.get_func_stats()
+            stats.sort("tsub").print_all(
+                out=out, columns={0: ("name", 100), 1: ("ncall", 9), 2: ("tsub", 8), 3: ("ttot", 8)}
+            )
 
 
 def prepare_store(database_url: str) -> None:
@@ -106,9 +143,11 @@ def signed_requests(count: int, start: int) -> list[tuple[bytes, str]]:
     return out
 
 
-async def fire(port: int, requests: list[tuple[bytes, str]], concurrency: int) -> dict[str, object]:
+async def fire(
+    port: int, requests: list[tuple[bytes, str]], concurrency: int, path: str = SMS_PATH
+) -> dict[str, object]:
     """Post every request at ``concurrency``; latencies in ms, status counts, wall time."""
-    url = f"http://127.0.0.1:{port}/webhooks/twilio/sms"
+    url = f"http://127.0.0.1:{port}{path}"
     queue: asyncio.Queue[tuple[bytes, str]] = asyncio.Queue()
     for item in requests:
         queue.put_nowait(item)
@@ -207,6 +246,17 @@ def main() -> None:
         action="store_true",
         help="gc.freeze() + a higher gen-0 threshold in the server process",
     )
+    parser.add_argument("--no-bare", action="store_true",
+                        help="skip the bare HTTP path's baseline at each level")  # fmt: skip
+    parser.add_argument("--no-breakdown", action="store_true",
+                        help="skip the in-process breakdown")  # fmt: skip
+    parser.add_argument("--http", default="auto", choices=["auto", "h11", "httptools"],
+                        help="uvicorn's HTTP parser (auto: httptools when installed)")  # fmt: skip
+    parser.add_argument("--loop", default="auto", choices=["auto", "asyncio", "uvloop"],
+                        help="uvicorn's event loop (auto: uvloop when installed)")  # fmt: skip
+    parser.add_argument(
+        "--profile", help="write the server's CPU profile, all threads, here (pip install yappi)"
+    )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # the server process
     args = parser.parse_args()
     if args.serve:
@@ -219,19 +269,25 @@ def main() -> None:
         prepare_store(database_url)
         before = stored_count(database_url)
         env = _env(home, database_url) | {"BENCH_GC_TUNING": "1" if args.gc_tuning else "0"}
+        env |= {"BENCH_HTTP": args.http, "BENCH_LOOP": args.loop}
+        if args.profile:
+            env["BENCH_PROFILE"] = str(Path(args.profile).resolve())
         port = _free_port()
         server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=env)
-        runs = []
+        runs: list[tuple[int, dict[str, object]]] = []
+        bare: list[tuple[int, dict[str, object]]] = []
         try:
             _wait_up(port, server)
             asyncio.run(fire(port, signed_requests(args.warmup, 90_000_000), levels[0]))
             for n, level in enumerate(levels):
                 requests = signed_requests(args.count, n * 10_000_000)
+                if not args.no_bare:  # same requests, same server, nothing behind the route
+                    bare.append((level, asyncio.run(fire(port, requests, level, BARE_PATH))))
                 runs.append((level, asyncio.run(fire(port, requests, level))))
         finally:
             server.terminate()
             server.wait(timeout=30)
-        report(args, database_url, runs, stored_count(database_url) - before - args.warmup)
+        report(args, database_url, runs, stored_count(database_url) - before - args.warmup, bare)
 
 
 def report(
@@ -239,22 +295,30 @@ def report(
     database_url: str,
     runs: list[tuple[int, dict[str, object]]],
     stored: int,
+    bare: list[tuple[int, dict[str, object]]],
 ) -> None:
     backend = database_url.split(":", 1)[0].split("+")[0]
     gc_note = "gc tuned" if args.gc_tuning else "default gc"
     print(f"inbound SMS webhook (signed, triaged, case + TwiML reply), {backend}, {gc_note}, "
-          f"{args.count} requests per level")  # fmt: skip
-    print(f"  {'concurrency':>11} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}  statuses")
+          f"http {args.http}, loop {args.loop}, {args.count} requests per level")  # fmt: skip
+    print(f"  {'path':>5} {'concurrency':>11} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}  statuses")
     accepted = 0
-    for level, result in runs:
+    rows = [("bare", level, result) for level, result in bare]
+    rows += [("sms", level, result) for level, result in runs]
+    rows.sort(key=lambda row: row[1])
+    for path, level, result in rows:
         latencies = sorted(result["latencies"])  # type: ignore[call-overload]
         statuses: dict[int, int] = result["statuses"]  # type: ignore[assignment]
         wall: float = result["wall"]  # type: ignore[assignment]
-        accepted += statuses.get(200, 0)
+        if path == "sms":
+            accepted += statuses.get(200, 0)
         p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-        print(f"  {level:>11} {args.count / wall:>8,.0f} {statistics.median(latencies):>8.1f} "
-              f"{p99:>8.1f}  {dict(sorted(statuses.items()))}")  # fmt: skip
+        print(f"  {path:>5} {level:>11} {args.count / wall:>8,.0f} "
+              f"{statistics.median(latencies):>8.1f} {p99:>8.1f}  "
+              f"{dict(sorted(statuses.items()))}")  # fmt: skip
     print(f"  stored {stored} of {accepted} accepted (lost: {accepted - stored})")
+    if args.no_breakdown:
+        return
     triage_ms, receive_ms, batch_ms = breakdown(database_url)
     print(f"  in-process per message: triage {triage_ms:.2f} ms; Intake.receive alone "
           f"{receive_ms:.2f} ms; in batches of 20 {batch_ms:.2f} ms")  # fmt: skip

@@ -36,7 +36,7 @@ from crisiscast.channels.banner_state import (
     state_to_json,
     ui_strings,
 )
-from crisiscast.channels.cap_feed import AlertMeta, MsgType, build_cap, reference
+from crisiscast.channels.cap_feed import AlertMeta, CapArea, MsgType, build_cap, reference
 from crisiscast.errors import NotFoundError, PermanentChannelError
 
 log = logging.getLogger(__name__)
@@ -211,14 +211,16 @@ def _feed(history: list[PublishedAlert], site: BannerSite) -> bytes:
     return build_atom(info, entries)
 
 
-def _write_all(directory: Path, history: list[PublishedAlert], site: BannerSite) -> None:
+def _write_all(
+    directory: Path, history: list[PublishedAlert], site: BannerSite, area: CapArea | None = None
+) -> None:
     """Write every file for ``history`` (its last alert is the current state), banner.json last."""
     alert = history[-1]
     state = alert.state
     meta = AlertMeta(
         identifier=alert.identifier, sender=site.sender, sender_name=site.sender_name,
         msg_type=alert.msg_type, page_urls=site.page_urls(state),
-        category=site.category,
+        category=site.category, area=area,
         references=tuple(reference(site.sender, a.identifier, a.sent) for a in history[:-1]),
     )  # fmt: skip
     write_atomic(directory / alert.cap_name, build_cap(state, meta, alert.sent))
@@ -231,12 +233,14 @@ def _write_all(directory: Path, history: list[PublishedAlert], site: BannerSite)
 
 
 def publish_banner(
-    directory: Path, state: BannerState, site: BannerSite, *, retract: bool = False
-) -> PublishedAlert:
+    directory: Path, state: BannerState, site: BannerSite, *, retract: bool = False,
+    area: CapArea | None = None,
+) -> PublishedAlert:  # fmt: skip
     """Publish ``state`` as the incident's current announcement; returns the alert it became.
 
     Idempotent: publishing the state that is already current rewrites the files and adds no
-    alert. ``retract=True`` publishes a CAP Cancel (for alerts sent in error).
+    alert. ``retract=True`` publishes a CAP Cancel (for alerts sent in error). ``area`` (the
+    broadcast's target area, if any) becomes the CAP alert's ``<area>``.
     """
     history = read_history(directory)
     if history and history[-1].state.incident != state.incident:
@@ -249,7 +253,7 @@ def publish_banner(
     else:
         alert = next_alert(history, state, retract=retract)
         history = [*history, alert]
-    _write_all(directory, history, site)
+    _write_all(directory, history, site, area)
     log.info(
         "incident=%s channel=banner alert=%s msg_type=%s status=%s languages=%d",
         state.incident, alert.identifier, alert.msg_type, state.status, len(state.wordings),
@@ -267,7 +271,7 @@ def current_state(directory: Path) -> BannerState:
 
 def take_down(
     directory: Path, site: BannerSite, now: datetime, *, all_clear: Sequence[Wording] = (),
-    retract: bool = False,
+    retract: bool = False, area: CapArea | None = None,
 ) -> PublishedAlert:  # fmt: skip
     """Stand the banner down at ``now``: the script removes it on its next poll, the page says
     the incident has ended, and the feeds get the all-clear (or a Cancel when ``retract``).
@@ -277,4 +281,4 @@ def take_down(
     state = current_state(directory)
     if state.status == "ended":
         return read_history(directory)[-1]
-    return publish_banner(directory, state.ended(now, all_clear), site, retract=retract)
+    return publish_banner(directory, state.ended(now, all_clear), site, retract=retract, area=area)

@@ -41,6 +41,21 @@ _CAP_TOKEN = re.compile(r"^[^\s,<&]+$")
 
 
 @dataclass(frozen=True)
+class CapArea:
+    """Where the alert applies (CAP ``<area>``), as plain data the flow passes in.
+
+    ``polygons``: closed rings of (latitude, longitude) pairs (first = last, >= 4 pairs; CAP
+    1.2 cannot say holes); ``circles``: (latitude, longitude, radius_km); ``geocodes``:
+    (valueName, value), e.g. ``("ISO3166-2", "TH-10")``. ``description`` is ``<areaDesc>``.
+    """
+
+    description: str
+    polygons: tuple[tuple[tuple[float, float], ...], ...] = ()
+    circles: tuple[tuple[float, float, float], ...] = ()
+    geocodes: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class AlertMeta:
     """Who sends the alert and how it relates to earlier ones of the same incident."""
 
@@ -51,6 +66,7 @@ class AlertMeta:
     references: tuple[str, ...] = ()
     page_urls: Mapping[str, str] = field(default_factory=dict)
     category: str = "Other"
+    area: CapArea | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +138,49 @@ def _contact(state: BannerState) -> str:
     return state.routes[0].target if state.routes else ""
 
 
+def _degrees(value: float) -> str:
+    """Decimal degrees to 6 places (0.1 m), without trailing zeros: ``13.75``, ``-120.1``."""
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _area(info: ET.Element, area: CapArea) -> None:
+    """``<area>``: areaDesc, then polygons, circles and geocodes (the XSD's order)."""
+    node = ET.SubElement(info, f"{{{CAP_NS}}}area")
+    _sub(node, "areaDesc", area.description)
+    for ring in area.polygons:
+        _sub(node, "polygon", " ".join(f"{_degrees(lat)},{_degrees(lon)}" for lat, lon in ring))
+    for lat, lon, radius in area.circles:
+        _sub(node, "circle", f"{_degrees(lat)},{_degrees(lon)} {_degrees(radius)}")
+    for name, value in area.geocodes:
+        geocode = ET.SubElement(node, f"{{{CAP_NS}}}geocode")
+        _sub(geocode, "valueName", name)
+        _sub(geocode, "value", value)
+
+
+def _area_problems(area: CapArea) -> list[str]:
+    """CAP 1.2 section 3.3.5's rules the XSD does not check (it types these as plain strings)."""
+    problems = [] if area.description.strip() else ["areaDesc: describe the area in words"]
+    points = [p for ring in area.polygons for p in ring] + [(c[0], c[1]) for c in area.circles]
+    for lat, lon in points:
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            problems.append(f"point {lat},{lon}: latitude within -90..90, longitude -180..180")
+    for i, ring in enumerate(area.polygons):
+        if len(ring) < 4 or ring[0] != ring[-1]:
+            problems.append(f"polygon {i + 1}: give >= 4 pairs, the first repeated as the last")
+    problems.extend(
+        f"circle {lat},{lon}: radius {radius} km must be above 0"
+        for lat, lon, radius in area.circles
+        if not radius > 0
+    )
+    problems.extend(
+        f"geocode {name!r}={value!r}: valueName and value are both required"
+        for name, value in area.geocodes
+        if not (name.strip() and value.strip())
+    )
+    return problems
+
+
 def _info(alert: ET.Element, state: BannerState, wording: Wording, meta: AlertMeta) -> None:
     info = ET.SubElement(alert, f"{{{CAP_NS}}}info")
     _sub(info, "language", wording.language)
@@ -152,6 +211,8 @@ def _info(alert: ET.Element, state: BannerState, wording: Wording, meta: AlertMe
         _sub(resource, "resourceDesc", wording.resource_titles.get(res.url, res.title))
         _sub(resource, "mimeType", "text/html")
         _sub(resource, "uri", res.url)
+    if meta.area is not None:
+        _area(info, meta.area)
 
 
 def _check_meta(meta: AlertMeta) -> None:
@@ -165,6 +226,9 @@ def _check_meta(meta: AlertMeta) -> None:
         raise PermanentChannelError(
             f"CAP category {meta.category!r}: use one of {', '.join(CAP_CATEGORIES)}"
         )
+    problems = _area_problems(meta.area) if meta.area is not None else []
+    if problems:
+        raise PermanentChannelError("CAP <area>: " + "; ".join(problems))
 
 
 def build_cap(state: BannerState, meta: AlertMeta, sent: datetime) -> bytes:

@@ -41,7 +41,7 @@ from crisiscast.channels.base import (
     OutgoingMessage,
     PreparedMessage,
 )
-from crisiscast.errors import PermanentChannelError
+from crisiscast.errors import LocalWriteError, PermanentChannelError
 
 Preparer = Callable[[OutgoingMessage], PreparedMessage]
 
@@ -191,8 +191,8 @@ class OutboxChannel(Channel):
             with os.fdopen(fd, "ab") as handle:
                 handle.write(line)
         except OSError as exc:
-            raise PermanentChannelError(
-                f"outbox {path}: cannot write ({exc.strerror}); "
+            raise LocalWriteError(
+                f"outbox {path}: cannot write ({exc.strerror or exc}); "
                 "check free disk space and permissions on the outbox directory."
             ) from exc
 
@@ -208,8 +208,8 @@ class OutboxChannel(Channel):
                 with contextlib.suppress(OSError):  # the write error above is the one to report
                     handle.close()
                 self._file = None
-                raise PermanentChannelError(
-                    f"outbox {self.path}: cannot write ({exc.strerror}); "
+                raise LocalWriteError(
+                    f"outbox {self.path}: cannot write ({exc.strerror or exc}); "
                     "check free disk space and permissions on the outbox directory."
                 ) from exc
             self._offset += sum(len(line) for line in lines)
@@ -236,8 +236,8 @@ class OutboxChannel(Channel):
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             except OSError as exc:
-                raise PermanentChannelError(
-                    f"outbox {self.path}: cannot open ({exc.strerror}); set CRISISCAST_HOME "
+                raise LocalWriteError(
+                    f"outbox {self.path}: cannot open ({exc.strerror or exc}); set CRISISCAST_HOME "
                     "to a writable directory."
                 ) from exc
             self._file = os.fdopen(fd, "ab", buffering=1 << 20)

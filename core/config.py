@@ -18,6 +18,7 @@ from crisiscast.errors import ConfigError
 ENV_HOME = "CRISISCAST_HOME"
 ENV_DATABASE_URL = "CRISISCAST_DATABASE_URL"
 ENV_SENDGRID_EVENT_KEY = "SENDGRID_EVENT_WEBHOOK_PUBLIC_KEY"
+ENV_FORWARDED_ALLOW_IPS = "CRISISCAST_FORWARDED_ALLOW_IPS"
 TWILIO_STATUS_PATH = "/webhooks/twilio/status"
 
 
@@ -67,6 +68,10 @@ class Settings:
     # shown under Mail Settings > Event Webhook > Signed Event Webhook). Public, so not a secret;
     # without it the event webhook refuses every post instead of accepting unsigned ones.
     sendgrid_event_key: str | None = None
+    # Proxies whose X-Forwarded-For / -Proto `crisiscast serve` believes (uvicorn's
+    # forwarded_allow_ips: addresses or networks, "*" for any). None by default: the reply
+    # form's per-client limit then keys on the address that really connected.
+    forwarded_allow_ips: tuple[str, ...] = ()
 
     @property
     def outbox_dir(self) -> Path:
@@ -167,6 +172,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         public_url=public_url,
         inbound_email=inbound_email,
         sendgrid_event_key=_sendgrid_event_key(env.get(ENV_SENDGRID_EVENT_KEY)),
+        forwarded_allow_ips=tuple(
+            ip.strip() for ip in env.get(ENV_FORWARDED_ALLOW_IPS, "").split(",") if ip.strip()
+        ),
     )
 
 

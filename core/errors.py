@@ -7,7 +7,8 @@ CrisiscastError
 │   └── NotFoundError        an incident, case or agent id that does not exist
 └── ChannelError             a whole channel failed (per-recipient failures are data, not errors)
     ├── RetryableChannelError   try again later (429, 5xx, timeout)
-    └── PermanentChannelError   retrying will not help (bad credentials, bad sender)
+    ├── PermanentChannelError   retrying will not help (bad credentials, bad sender)
+    └── LocalWriteError         this machine could not write (disk full, permissions): fix, rerun
 """
 
 from __future__ import annotations
@@ -69,3 +70,9 @@ class RetryableChannelError(ChannelError):
 
 class PermanentChannelError(ChannelError):
     """Retrying will not help: fix the configuration named in the message."""
+
+
+class LocalWriteError(ChannelError):
+    """This machine could not record what it sends (a full disk, a read-only folder): nothing
+    left it, so the deliveries stay queued and the broadcast run again after the fix sends
+    them. Not retried within the run (the disk does not free itself), never a failed delivery."""

@@ -18,15 +18,15 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import update
 
 from crisiscast.channels.base import ChannelKind
 from crisiscast.channels.registry import channel_for
 from crisiscast.config import Settings
 from crisiscast.flows import banner_publish
 from crisiscast.flows.stores import open_store, settings_for
-from crisiscast.incidents.audience.csv_import import import_contacts
+from crisiscast.incidents.audience.csv_import import audience_list, import_contacts, rejects_path
+from crisiscast.incidents.audience.directory import TargetSpec, create_target, require_target
 from crisiscast.incidents.broadcast import ledger as lg
 from crisiscast.incidents.broadcast.decisions import (
     DEFAULT_SHARD_SIZE,
@@ -43,48 +43,22 @@ from crisiscast.incidents.broadcast.delivery import (
 )
 from crisiscast.incidents.broadcast.queueing import EVERYONE, reconcile_marks, repair_outbox
 from crisiscast.incidents.broadcast.sending import RetryPolicy, Shard, ShardReport, run_shard
+from crisiscast.incidents.broadcast.staging import (
+    cut_short_updates,
+    launch_spec,
+    playbook_id_of,
+    stage,
+    stage_update,
+    targets_of,
+)
 from crisiscast.incidents.store import database as st
-from crisiscast.incidents.store.models import Announcement, AnnouncementStatus, Incident
-from crisiscast.playbook import Playbook, load_playbook, render_announcement
+from crisiscast.incidents.store.models import Announcement, AnnouncementStatus
+from crisiscast.playbook import load_playbook
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8765/"  # `crisiscast serve` on its default port
 # Shards in flight at once: enough to overlap one shard's Python work with another's database
 # writes (and keep slow providers from holding up fast ones); each holds one shard in memory.
 SHARD_WORKERS = 2
-
-
-def stage(
-    session: Session,
-    incident: Incident,
-    playbook: Playbook,
-    *,
-    when: str,
-    announcement: str | None,
-    now: datetime,
-) -> dict[str, list[str]]:
-    """Render and record the announcements not staged yet; return announcement -> channels.
-
-    Recalled announcements are left out: a recall is for good.
-    """
-    wanted = (
-        [announcement] if announcement else [a.id for a in playbook.announcements if a.when == when]
-    )
-    context = {"ref": incident.ref, "title": incident.title, "exercise": incident.exercise}
-    plan: dict[str, list[str]] = {}
-    for announcement_id in wanted:
-        rows = list(session.scalars(select(Announcement).where(
-            Announcement.incident_id == incident.id,
-            Announcement.announcement_id == announcement_id)))  # fmt: skip
-        if not rows:
-            for m in render_announcement(playbook, announcement_id, incident.params, context):
-                rows.append(st.add_announcement(
-                    session, incident.id, announcement_id=m.announcement_id, when=m.when,
-                    channel=m.channel, language=m.language, subject=m.subject, body=m.text,
-                    html=m.html, now=now))  # fmt: skip
-        if any(r.status == AnnouncementStatus.RECALLED for r in rows):
-            continue
-        plan[announcement_id] = sorted({r.channel for r in rows})
-    return plan
 
 
 @task(name="prepare-broadcast")
@@ -95,8 +69,12 @@ def prepare(
     audience: str | None,
     default_region: str,
     database_url: str | None,
+    target: dict[str, Any] | None = None,
+    texts: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Import the audience, stage what is not staged yet, mark it broadcasting; plan shards."""
+    """Import the audience, resolve the target, stage what is not staged yet (an update: a new
+    one each time), mark it broadcasting; plan shards per announcement within its target."""
     now = datetime.now(UTC)
     store = open_store(database_url)
     try:
@@ -104,20 +82,53 @@ def prepare(
             row = st.get_incident(session, incident)
             playbook = load_playbook(row.playbook_path)
             imported = None
+            spec = TargetSpec.from_json(target) if target else None
             if audience:
+                name = audience_list(audience)
                 report = import_contacts(
-                    session, audience, default_region=default_region, languages=playbook.languages
-                )
+                    session, audience, default_region=default_region,
+                    languages=playbook.languages, list_name=name,
+                    rejects=rejects_path(audience), now=now, replace=True,
+                )  # fmt: skip
                 imported = report.summary()
                 st.add_event(session, row.id, "audience_imported", imported, now=now)
+                spec = (spec or TargetSpec()).merged(TargetSpec(lists=(name,)))
             outbox = outbox_directory(settings_for(database_url), row.ref)
             for path in sorted(outbox.glob("*.jsonl")):
                 repair_outbox(path)  # before any shard appends: see queueing.repair_outbox
             reconciled = reconcile_marks(session, outbox, row.id, now)
-            staged = stage(session, row, playbook, when=when, announcement=announcement, now=now)
+            if when == "launch" and announcement is None and not texts:
+                aimed = None
+                if spec is not None:  # held announcements go to the target named now
+                    aimed = create_target(session, require_target(spec), incident_id=row.id,
+                                          now=now).id  # fmt: skip
+                staged = stage(session, row, playbook, when=when, announcement=None, now=now,
+                               target_id=aimed)  # fmt: skip
+                if aimed is not None:
+                    session.execute(update(Announcement).where(
+                        Announcement.incident_id == row.id, Announcement.when == "launch",
+                        Announcement.status == AnnouncementStatus.PENDING,
+                    ).values(target_id=aimed))  # fmt: skip
+                for cut_short, channels in cut_short_updates(session, row.id).items():
+                    staged.setdefault(cut_short, channels)
+            else:
+                chosen = create_target(
+                    session, require_target(spec or launch_spec(session, row.id)),
+                    incident_id=row.id, now=now,
+                )  # fmt: skip
+                if when == "update":
+                    staged = stage_update(
+                        session, row, playbook, announcement=announcement, texts=texts,
+                        params=params, target_id=chosen.id, now=now,
+                    )  # fmt: skip
+                else:
+                    staged = stage(session, row, playbook, when=when, announcement=announcement,
+                                   now=now, target_id=chosen.id)  # fmt: skip
             start_broadcast(session, row.id, list(staged))
-            lo, hi = contact_bounds(session)
-            return {"incident_id": row.id, "ref": row.ref, "plan": staged, "lo": lo, "hi": hi,
+            targets = targets_of(session, row.id, staged)
+            bounds = {a: contact_bounds(session, t) for a, t in targets.items()}
+            return {"incident_id": row.id, "ref": row.ref, "plan": staged,
+                    "targets": targets, "bounds": bounds,
                     "audiences": {n: list(a.channels) for n, a in playbook.audiences.items()},
                     "imported": imported, "exercise": row.exercise,
                     "reconciled": reconciled}  # fmt: skip
@@ -136,8 +147,10 @@ def send_shard(
     database_url: str | None,
     batch_size: int | None = None,
     rate_per_second: float | None = None,
+    target_id: int | None = None,
 ) -> dict[str, Any]:
-    """Send one channel's shard (or its single broadcast-style post) from the ledger."""
+    """Send one channel's shard (or its single broadcast-style post) from the ledger, to the
+    contacts of ``target_id`` (None: a target that is explicitly everyone)."""
     settings = settings_for(database_url)
     store = open_store(database_url)
     kind: ChannelKind = channel  # type: ignore[assignment]  # checked by the playbook schema
@@ -147,7 +160,8 @@ def send_shard(
             ref = st.get_incident(session, incident_id).ref
         outbox = outbox_directory(settings, ref)
         target = channel_for(kind, settings.offline() if exercise else settings, outbox_dir=outbox)
-        shard = Shard(incident_id, channel, bounds, reach(audiences, channel) if bounds else None)
+        shard = Shard(incident_id, channel, bounds,
+                      reach(audiences, channel, target_id) if bounds else None)  # fmt: skip
         policy = RetryPolicy(rate_per_second=shard_rate(rate_per_second or target.rate_per_second))
         with target:
             report = run_shard(store, shard, target, contents, default, policy, batch_size)
@@ -176,12 +190,13 @@ def publish_banner_task(
             if not rows:  # published by an earlier run: publishing again would add an alert
                 return dataclasses.asdict(ShardReport("banner", queued=queued))
             texts = {lang: (c.subject or "", c.text) for lang, c in contents.items()}
-            spec = playbook.announcement(announcement).channels.banner
+            spec = playbook.announcement(playbook_id_of(playbook, announcement)).channels.banner
             directory = settings.home / "site" / incident.ref
             alert = banner_publish.publish(
                 directory, banner_publish.site_for(public_url, incident.ref), playbook,
                 ref=incident.ref, title=incident.title, exercise=incident.exercise, texts=texts,
                 level=spec.level if spec else "warning", all_clear=all_clear, now=now,
+                area=banner_publish.target_area(session, mine),
             )  # fmt: skip
             done = [lg.Outcome(r.id, "sent", alert) for r in rows]
             lg.record_outcomes(session, done, now=now, attempt=1)
@@ -225,14 +240,15 @@ def _submit_all(
                     incident_id, announcement, options["all_clear"], options["public_url"],
                     options["database_url"]))  # fmt: skip
                 continue
+            lo, hi = plan["bounds"][announcement]
             ranges: Sequence[tuple[int, int] | None] = (
-                shards(plan["lo"], plan["hi"], shard_size) if channel in PER_RECIPIENT else [None]
+                shards(lo, hi, shard_size) if channel in PER_RECIPIENT else [None]
             )
             for bounds in ranges:
                 futures.append(send_shard.submit(
                     incident_id, announcement, channel, bounds, plan["audiences"],
                     options["exercise"], options["database_url"], options["batch_size"],
-                    options["rate_per_second"]))  # fmt: skip
+                    options["rate_per_second"], plan["targets"][announcement]))  # fmt: skip
     return futures
 
 
@@ -264,14 +280,22 @@ def broadcast(
     batch_size: int | None = None,
     rate_per_second: float | None = None,
     channels: list[str] | None = None,
+    target: dict[str, Any] | None = None,
+    texts: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Send an incident's ``when`` announcements (or one ``announcement``) to everyone.
+    """Send an incident's ``when`` announcements (or one ``announcement``) to their target.
 
+    The launch's announcements keep the target they were staged for (``target`` re-aims
+    those still pending, e.g. after ``launch --hold``). An update or the all-clear reaches
+    ``target`` or, by default, what the launch was aimed at; each update (new ``texts`` per
+    language, or ``announcement`` with new ``params``) is a new announcement: sent again.
     Safe to run again after a crash or by mistake: only deliveries not yet sent are sent.
     ``channels`` restricts the run to some channel kinds (e.g. ``["sms"]``).
     Returns per-channel counts by ledger status, plus shard errors.
     """
-    plan = prepare(incident, when, announcement, audience, default_region, database_url)
+    plan = prepare(incident, when, announcement, audience, default_region, database_url,
+                   target, texts, params)  # fmt: skip
     if channels:
         plan["plan"] = {a: [c for c in kinds if c in channels] for a, kinds in plan["plan"].items()}
     options = {

@@ -8,6 +8,7 @@ Tasks take references (paths, ids), never large data: Prefect hashes task inputs
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.runtime import flow_run
@@ -16,27 +17,50 @@ from crisiscast.config import load_settings
 from crisiscast.flows.broadcast import DEFAULT_PUBLIC_URL, broadcast
 from crisiscast.flows.stores import open_store
 from crisiscast.incidents.agents.roster import load_roster
+from crisiscast.incidents.audience.csv_import import audience_list, import_contacts, rejects_path
+from crisiscast.incidents.audience.directory import TargetSpec, create_target, require_target
+from crisiscast.incidents.broadcast.decisions import exercise_marked
 from crisiscast.incidents.store import database as st
 from crisiscast.playbook import load_playbook, render_all, render_title, resolve_params
 
 
 @task(name="open-incident")
 def open_incident(
-    playbook_path: str, raw_params: dict[str, str], exercise: bool, database_url: str | None
+    playbook_path: str,
+    raw_params: dict[str, str],
+    exercise: bool,
+    database_url: str | None,
+    target: dict[str, Any] | None = None,
+    audience: str | None = None,
+    default_region: str = "US",
 ) -> int:
-    """Create the incident, its timeline and pending announcements, and load the playbook's
-    roster of agents, in one transaction.
+    """Import ``audience`` (a contacts CSV, onto the list named after it), create the incident,
+    resolve its target, stage its pending announcements for that target, and load the
+    playbook's roster of agents, in one transaction.
 
-    One transaction, so a failure (a bad parameter, the database going away) leaves no
-    half-opened incident behind. Returns the incident id.
+    One transaction, so a failure (a bad file or list, a bad parameter, the database going
+    away) leaves no half-opened incident behind. Returns the incident id.
     """
     playbook = load_playbook(playbook_path)
     params = resolve_params(playbook, raw_params)
     title = render_title(playbook, params)
     now = datetime.now(UTC)
+    spec = TargetSpec.from_json(target)
+    if spec.empty and not audience:  # the playbook's default selector: its audiences' lists
+        spec = TargetSpec(tuple(sorted({n for a in playbook.audiences.values() for n in a.lists})))
+    if audience:
+        spec = spec.merged(TargetSpec(lists=(audience_list(audience),)))
     store = open_store(database_url)
     try:
         with store.session() as session:
+            imported = None
+            if audience:
+                imported = import_contacts(
+                    session, audience, default_region=default_region,
+                    languages=playbook.languages, list_name=audience_list(audience),
+                    rejects=rejects_path(audience), now=now, replace=True,
+                )  # fmt: skip
+            chosen = create_target(session, require_target(spec), incident_id=None, now=now)
             incident = st.create_incident(
                 session,
                 playbook_id=playbook.id,
@@ -48,6 +72,7 @@ def open_incident(
                 now=now,
             )
             session.flush()
+            chosen.incident_id = incident.id
             context = {"ref": incident.ref, "title": title, "exercise": exercise}
             messages = render_all(playbook, params, context, when="launch")
             for m in messages:
@@ -59,9 +84,12 @@ def open_incident(
                     channel=m.channel,
                     language=m.language,
                     subject=m.subject,
-                    body=m.text,
+                    body=exercise_marked(m.text, m.language)
+                    if exercise and m.channel == "sms"
+                    else m.text,
                     html=m.html,
                     now=now,
+                    target_id=chosen.id,
                 )
             channels = sorted({m.channel for m in messages})
             st.add_event(
@@ -91,6 +119,17 @@ def open_incident(
                 data={"count": len(messages), "channels": channels},
                 now=now,
             )
+            if imported is not None:
+                st.add_event(session, incident.id, "audience_imported", imported.summary(),
+                             now=now)  # fmt: skip
+            st.add_event(
+                session,
+                incident.id,
+                "targeted",
+                f"target: {chosen.description} ({chosen.size} contacts)",
+                data={"target_id": chosen.id, "spec": chosen.spec, "size": chosen.size},
+                now=now,
+            )
             return incident.id
     finally:
         store.dispose()
@@ -105,23 +144,23 @@ def launch_incident(
     audience: str | None = None,
     default_region: str = "US",
     send: bool = True,
+    target: dict[str, Any] | None = None,
 ) -> str:
     """Open an incident from ``playbook_path``, stage its launch announcements and send them.
 
-    ``audience`` is a contacts CSV to import first; ``send=False`` only stages (pending), so a
-    commander can look before ``crisiscast broadcast``. Returns the ``INC-<n>`` reference.
+    ``target`` names who they reach (see ``TargetSpec``: lists, filter, area, or everyone);
+    ``audience`` is a contacts CSV imported first onto the list named after the file and
+    added to the target. A launch without either is refused. ``send=False`` only stages
+    (pending, also after importing), so a commander can look before ``crisiscast broadcast``.
+    Returns the ``INC-<n>`` reference.
     """
-    incident_id = open_incident(playbook_path, dict(params or {}), exercise, database_url)
+    incident_id = open_incident(
+        playbook_path, dict(params or {}), exercise, database_url, target, audience,
+        default_region,
+    )  # fmt: skip
     ref = f"INC-{incident_id}"
     if send:
-        broadcast(
-            ref,
-            when="launch",
-            audience=audience,
-            default_region=default_region,
-            database_url=database_url,
-            public_url=public_url(),
-        )
+        broadcast(ref, when="launch", database_url=database_url, public_url=public_url())
     get_run_logger().info("incident=%s exercise=%s sent=%s", ref, exercise, send)
     return ref
 

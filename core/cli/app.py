@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 
 from crisiscast.cli import broadcast as cli_broadcast
+from crisiscast.cli import contacts as cli_contacts
 from crisiscast.cli import response as cli_response
 from crisiscast.cli.common import (
     AudienceOpt,
@@ -28,6 +29,18 @@ from crisiscast.cli.common import (
     parse_params,
     playbook_path,
     prefect_in_process,
+)
+from crisiscast.cli.targeting import (
+    AreaCodeOpt,
+    AreaFileOpt,
+    AreaNameOpt,
+    CircleOpt,
+    EveryoneOpt,
+    FilterOpt,
+    ListOpt,
+    PolygonOpt,
+    area_from_options,
+    target_json,
 )
 from crisiscast.config import Settings
 from crisiscast.errors import CrisiscastError, PlaybookError
@@ -87,11 +100,21 @@ def preview(
         str, typer.Option(help="Price of one SMS segment, for the cost estimate")
     ] = "0.0083",
     recipients: Annotated[int, typer.Option(help="How many people the estimate is for")] = 1000,
+    lists: ListOpt = None,
+    filter_: FilterOpt = None,
+    everyone: EveryoneOpt = False,
+    area_file: AreaFileOpt = None,
+    polygon: PolygonOpt = None,
+    circle: CircleOpt = None,
+    area_code: AreaCodeOpt = None,
+    area_name: AreaNameOpt = None,
 ) -> None:
     """Show every rendered message per channel and language, before anything is sent.
 
     SMS show their encoding (GSM-7 or UCS-2: Thai and Lao are UCS-2, 70 characters a segment),
     segment count and what sending them to ``--recipients`` people costs at ``--sms-price``.
+    With a target (``--list``, ``--filter``, ``--everyone``), also how many contacts each
+    channel and language reaches, how many are suppressed, and how many get the fallback.
     """
     from decimal import Decimal, InvalidOperation
 
@@ -127,6 +150,26 @@ def preview(
                 highlight=False,
             )
     out.print(f"\n{len(messages)} messages", highlight=False)
+    try:
+        area = area_from_options(area_file, polygon, circle, area_code, area_name)
+        target = target_json(lists, filter_, everyone, area)
+        if target is not None:
+            _print_target_reach(book, target, sorted({m.channel for m in messages}))
+    except CrisiscastError as exc:
+        raise fail(exc) from None
+
+
+def _print_target_reach(book: Any, target: dict[str, Any], channels: list[str]) -> None:
+    from crisiscast.cli.targeting import print_reach, reach_of_spec, rolled_back
+    from crisiscast.incidents.audience.directory import TargetSpec
+
+    store = open_store(current_settings())
+    try:
+        with rolled_back(store) as session:
+            rows = reach_of_spec(session, target, book, channels)
+    finally:
+        store.dispose()
+    print_reach(rows, f"reach of {TargetSpec.from_json(target).describe()}")
 
 
 def _launch(
@@ -140,21 +183,35 @@ def _launch(
 
     ``options`` are the flow's broadcast options: ``audience``, ``default_region``, ``send``.
     """
+    from crisiscast.cli.targeting import check_target, rolled_back
     from crisiscast.playbook import load_playbook, resolve_params
     from crisiscast.web.warm import call_server, find_server
 
     playbook = playbook_path(playbook)
     options = dict(options or {})
+    audience = None
     if options.get("audience"):
         audience = Path(options["audience"])
         if not audience.is_file():
             raise CrisiscastError(f"--audience {audience}: no such file; give a contacts CSV")
         options["audience"] = str(audience.resolve())
-    # Check here first: the commander gets clear errors without paying for Prefect's start.
-    resolve_params(load_playbook(playbook), params)
-    open_store(settings).dispose()
+    # Check here first: the commander gets clear errors without paying for Prefect's start,
+    # and a bad file, list or filter opens no incident.
+    book = load_playbook(playbook)
+    resolve_params(book, params)
+    store = open_store(settings)
+    try:
+        with rolled_back(store) as session:
+            options["target"] = check_target(
+                session, options.get("target"), audience=audience,
+                region=options.get("default_region", "US"), playbook=book,
+            ) or None  # fmt: skip
+    finally:
+        store.dispose()
     path = str(playbook.resolve())
-    server = find_server(settings.home)
+    server = find_server(
+        settings.home, note=lambda m: err.print(f"[yellow]note[/yellow] {m}", highlight=False)
+    )
     if server:
         request = {"playbook": path, "params": params, "exercise": exercise, **options}
         answer = call_server(server, "/api/launch", request)
@@ -178,17 +235,48 @@ def launch(
     hold: Annotated[
         bool, typer.Option(help="Stage the announcements only; send later with `broadcast`")
     ] = False,
+    lists: ListOpt = None,
+    filter_: FilterOpt = None,
+    everyone: EveryoneOpt = False,
+    area_file: AreaFileOpt = None,
+    polygon: PolygonOpt = None,
+    circle: CircleOpt = None,
+    area_code: AreaCodeOpt = None,
+    area_name: AreaNameOpt = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(help="Check everything and show the reach; open no incident, send nothing"),
+    ] = False,
 ) -> None:
-    """Open an incident from a playbook and broadcast its announcements on every channel."""
+    """Open an incident from a playbook and broadcast its announcements to the target it names.
+
+    Name the target with --list, --filter, --audience (a CSV imported first onto the list of
+    its name) or, to reach every contact, --everyone. Without one, the playbook's audiences'
+    lists are used; if it has none, the launch is refused.
+    """
     try:
         settings = current_settings()
         live = [] if exercise else settings.live_channels()
+        target = target_json(
+            lists,
+            filter_,
+            everyone,
+            area_from_options(area_file, polygon, circle, area_code, area_name),
+        )
+        if dry_run:
+            _dry_run(playbook, parse_params(param), settings, target, audience, region)
+            return
         options = {"audience": str(audience) if audience else None, "default_region": region,
-                   "send": not hold}  # fmt: skip
+                   "send": not hold, "target": target}  # fmt: skip
         ref, mode = _launch(playbook, parse_params(param), exercise, settings, options)
+        result = {} if hold else cli_broadcast.recorded_result(ref)
     except CrisiscastError as exc:
         raise fail(exc) from None
+    if result.get("local_errors"):  # opened, but this machine could not write (disk full)
+        err.print(f"{ref} opened, but its broadcast stopped on this machine:", highlight=False)
+        cli_broadcast.stop_on_local_errors(result, f"crisiscast broadcast {ref}")
     out.print(f"[bold green]{ref}[/bold green] launched ({mode})", highlight=False)
+    _print_incident_reach(settings, ref)
     if exercise:
         out.print("Exercise: every channel records to the outbox; nothing leaves this machine.")
     elif not live:
@@ -201,6 +289,67 @@ def launch(
     if hold:
         out.print(f"Held: nothing sent yet. Send with: crisiscast broadcast {ref}", highlight=False)
     out.print(f"See it with: crisiscast status {ref}", highlight=False)
+
+
+def _dry_run(
+    playbook: Path,
+    params: dict[str, str],
+    settings: Settings,
+    target: dict[str, Any] | None,
+    audience: Path | None,
+    region: str,
+) -> None:
+    """Everything a launch checks and whom it would reach; the import is undone after."""
+    from datetime import UTC, datetime
+
+    from crisiscast.cli.contacts import print_import
+    from crisiscast.cli.targeting import check_target, print_reach, reach_of_spec, rolled_back
+    from crisiscast.incidents.audience.csv_import import (
+        audience_list,
+        import_contacts,
+        rejects_path,
+    )
+    from crisiscast.incidents.audience.directory import TargetSpec
+    from crisiscast.playbook import load_playbook, render_all, render_title, resolve_params
+
+    book = load_playbook(playbook_path(playbook))
+    values = resolve_params(book, params)
+    context = {"ref": "INC-DRY-RUN", "title": render_title(book, values), "exercise": False}
+    channels = sorted({m.channel for m in render_all(book, values, context, when="launch")})
+    store = open_store(settings)
+    try:
+        with rolled_back(store) as session:
+            checked = check_target(session, target, audience=audience, region=region, playbook=book)
+            spec = TargetSpec.from_json(checked)
+            if audience is not None:
+                name = audience_list(audience)
+                report = import_contacts(
+                    session, audience, default_region=region, languages=book.languages,
+                    list_name=name, rejects=rejects_path(audience), now=datetime.now(UTC),
+                    replace=True,
+                )  # fmt: skip
+                print_import(report)
+                spec = spec.merged(TargetSpec(lists=(name,)))
+            rows = reach_of_spec(session, spec.to_json(), book, channels)
+    finally:
+        store.dispose()
+    print_reach(rows, f"reach of {spec.describe()}")
+    out.print("Dry run: no incident opened, nothing imported, nothing sent.")
+
+
+def _print_incident_reach(settings: Settings, ref: str) -> None:
+    from crisiscast.cli.targeting import print_reach, reach_of_incident
+    from crisiscast.incidents.store import database as st
+    from crisiscast.playbook import load_playbook
+
+    store = open_store(settings)
+    try:
+        with store.session() as session:
+            incident = st.get_incident(session, ref)
+            rows = reach_of_incident(session, ref, load_playbook(incident.playbook_path))
+    finally:
+        store.dispose()
+    print_reach(rows, f"{ref} reaches")
 
 
 @app.command(name="list")
@@ -285,13 +434,20 @@ def serve(
     """Keep Prefect's API and the web app warm: launches, webhooks and the incident pages."""
     import gc
     import os
+    import signal
 
     from crisiscast.runtime import prepare_prefect
+
+    # SIGTERM (systemd, docker stop, kill) ends serve like Ctrl-C does: as an exception, so the
+    # finally below removes serve.json and atexit stops Prefect's temporary API server. Left at
+    # its default, uvicorn re-raises SIGTERM after its shutdown and the process dies on the spot.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
 
     prepare_prefect()
     import uvicorn
 
     from crisiscast.web.app import create_app
+    from crisiscast.web.serving import uvicorn_options
     from crisiscast.web.warm import ServerInfo, clear_server_info, new_token, write_server_info
 
     try:
@@ -316,9 +472,13 @@ def serve(
         f"crisiscast serving on {url} (token in {info_path}); Ctrl-C stops it.", highlight=False
     )
     try:
-        uvicorn.run(web, host=host, port=port, log_level="warning")
+        uvicorn.run(web, host=host, port=port, log_level="warning", **uvicorn_options(settings))
     finally:
         clear_server_info(settings.home, os.getpid())
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _warm_prefect() -> None:
@@ -397,6 +557,9 @@ def init(
 app.command()(cli_broadcast.broadcast)
 app.command()(cli_broadcast.update)
 app.command(name="all-clear")(cli_broadcast.all_clear)
+app.add_typer(cli_contacts.contacts_app, name="contacts")
+app.command()(cli_contacts.lists)
+app.add_typer(cli_contacts.filters_app, name="filters")
 app.command()(cli_broadcast.recall)
 app.add_typer(cli_response.agents_app, name="agents")
 app.command()(cli_response.sweep)

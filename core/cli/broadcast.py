@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -17,7 +18,8 @@ from crisiscast.cli.common import (
     out,
     prefect_in_process,
 )
-from crisiscast.errors import CrisiscastError
+from crisiscast.cli.targeting import EveryoneOpt, FilterOpt, ListOpt, target_json
+from crisiscast.errors import ConfigError, CrisiscastError
 
 
 def _run_broadcast(incident: str, **options: Any) -> dict[str, Any]:
@@ -39,45 +41,232 @@ def _print_counts(result: dict[str, Any]) -> None:
         for state, count in sorted(by_status.items()):
             table.add_row(channel, state, str(count))
     out.print(table)
+    local = set(result.get("local_errors", []))
     for error in result.get("errors", []):
-        err.print(f"[yellow]channel problem[/yellow] {error}", highlight=False)
+        if error not in local:  # this machine's own write failures: see stop_on_local_errors
+            err.print(f"[yellow]channel problem[/yellow] {error}", highlight=False)
+
+
+def stop_on_local_errors(result: dict[str, Any], resume: str) -> None:
+    """Exit 1 when this machine could not write what it sends (a full disk): say which
+    channel and file, that nothing is lost, and the command that finishes the job."""
+    local = result.get("local_errors") or []
+    if not local:
+        return
+    for error in local:
+        err.print(f"[red]error[/red] {error}", highlight=False, soft_wrap=True)
+    err.print(
+        "Those deliveries were not sent and are still queued: free space (or fix the folder's "
+        f"permissions) then run `{resume}` to send them, each recipient once.",
+        highlight=False, soft_wrap=True, markup=False,
+    )  # fmt: skip
+    raise typer.Exit(code=1)
+
+
+def recorded_result(incident: str) -> dict[str, Any]:
+    """The summary of the incident's latest broadcast, from its timeline ({} before any):
+    how ``launch`` learns what the broadcast inside it did, cold or through ``serve``."""
+    from sqlalchemy import select
+
+    from crisiscast.incidents.store import database as st
+    from crisiscast.incidents.store.models import TimelineEvent
+
+    store = open_store(current_settings())
+    try:
+        with store.session() as session:
+            row = st.get_incident(session, incident)
+            data = session.scalars(
+                select(TimelineEvent.data)
+                .where(TimelineEvent.incident_id == row.id, TimelineEvent.kind == "broadcast")
+                .order_by(TimelineEvent.at.desc(), TimelineEvent.id.desc())
+                .limit(1)
+            ).first()
+    finally:
+        store.dispose()
+    return dict(data or {})
+
+
+def _precheck(
+    incident: str,
+    target: dict[str, Any] | None,
+    audience: Any,
+    region: str,
+    *,
+    announcement: str | None = None,
+    texts: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+) -> None:
+    """What can fail is checked before any flow runs: the incident, the CSV, the target, the
+    update's announcement, parameters and texts. ConfigError/PlaybookError say the fix."""
+    from crisiscast.cli.targeting import check_target, rolled_back
+    from crisiscast.incidents.store import database as st
+    from crisiscast.playbook import load_playbook, resolve_params
+
+    store = open_store(current_settings())
+    try:
+        with rolled_back(store) as session:
+            row = st.get_incident(session, incident)
+            book = load_playbook(row.playbook_path)
+            if target is not None or audience is not None:
+                check_target(session, target, audience=audience, region=region, playbook=book)
+            if announcement is not None and not texts:
+                known = [a.id for a in book.announcements]
+                if announcement not in known:
+                    raise ConfigError(
+                        f"{row.ref}'s playbook {book.id} has no announcement {announcement!r}: "
+                        f"use one of {', '.join(known)}, or send new text with --text"
+                    )
+                raw = {k: str(v).lower() if isinstance(v, bool) else str(v)
+                       for k, v in row.params.items() if v is not None}  # fmt: skip
+                resolve_params(book, {**raw, **(params or {})})
+            if texts:
+                fallback = row.languages[0] if row.languages else "en"
+                if fallback not in texts:
+                    raise ConfigError(
+                        f"the update has no text in {fallback}, {row.ref}'s fallback language: "
+                        f"add --text '...' (or --text {fallback}=...)"
+                    )
+    finally:
+        store.dispose()
 
 
 def broadcast(
     incident: Annotated[str, typer.Argument(help="Incident ref, e.g. INC-3")],
     audience: AudienceOpt = None,
     region: RegionOpt = "US",
+    lists: ListOpt = None,
+    filter_: FilterOpt = None,
+    everyone: EveryoneOpt = False,
 ) -> None:
-    """Send what is staged and not yet sent (also resumes a broadcast that was cut short)."""
+    """Send what is staged and not yet sent (also resumes a broadcast that was cut short).
+
+    Held announcements (``launch --hold``) go to the target they were staged for, or to the
+    one named here (--list, --filter, --audience, --everyone).
+    """
     try:
+        target = target_json(lists, filter_, everyone)
+        _precheck(incident, target, audience, region)
         result = _run_broadcast(
-            incident, when="launch", audience=str(audience) if audience else None,
-            default_region=region,
+            incident, when="launch", audience=str(audience.resolve()) if audience else None,
+            default_region=region, target=target,
         )  # fmt: skip
     except CrisiscastError as exc:
         raise fail(exc) from None
     _print_counts(result)
+    stop_on_local_errors(result, f"crisiscast broadcast {incident}")
+
+
+def parse_texts(items: list[str] | None, text_file: Path | None) -> dict[str, str]:
+    """``--text 'words'`` (the fallback language), ``--text th='คำ'``, or a file of
+    ``language: text`` (YAML or JSON); every language once."""
+    import re
+
+    texts: dict[str, str] = {}
+    if text_file is not None:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise ConfigError(
+                f"--text-file {text_file}: cannot read it ({exc.__class__.__name__}); give a "
+                "UTF-8 YAML file of language: text, e.g. en: Water is rising"
+            ) from None
+        if not isinstance(data, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in data.items()
+        ):
+            raise ConfigError(
+                f"--text-file {text_file}: write one 'language: text' line per language, "
+                "e.g. en: Water is rising"
+            )
+        texts.update({k.strip().lower(): v.strip() for k, v in data.items()})
+    for item in items or []:
+        match = re.match(r"^([a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?)=(.*)$", item, re.DOTALL)
+        language, body = (match.group(1).lower(), match.group(2)) if match else ("", item)
+        if language in texts:
+            raise ConfigError(f"--text for {language or 'the fallback'} is given twice")
+        if not body.strip():
+            raise ConfigError("--text is empty: write the update, e.g. --text 'Water is rising'")
+        texts[language] = body.strip()
+    return texts
 
 
 def update(
     incident: Annotated[str, typer.Argument(help="Incident ref, e.g. INC-3")],
-    announcement: Annotated[str, typer.Option(help="The playbook's id of the update to send")],
+    text: Annotated[
+        list[str] | None,
+        typer.Option(help="New text: 'words' for the fallback language, th='...' for others"),
+    ] = None,
+    text_file: Annotated[
+        Path | None, typer.Option(help="New text per language, a YAML file of language: text")
+    ] = None,
+    announcement: Annotated[
+        str | None, typer.Option(help="A playbook announcement to send (with --param values)")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="New parameter value, key=value")
+    ] = None,
+    lists: ListOpt = None,
+    filter_: FilterOpt = None,
+    everyone: EveryoneOpt = False,
 ) -> None:
-    """Send a follow-up announcement of the playbook to everyone."""
+    """Send an update: new text, or a playbook announcement with new values. Each run is a new
+    update, sent again (at most once per person each); it reaches the launch's target unless
+    another is named."""
+    from crisiscast.cli.common import parse_params
+
     try:
-        result = _run_broadcast(incident, when="update", announcement=announcement)
+        texts = parse_texts(text, text_file)
+        if not texts and not announcement:
+            raise ConfigError(
+                "an update needs new text (--text 'Water is rising', --text-file FILE) or a "
+                "playbook announcement (--announcement ID, with --param key=value)"
+            )
+        if texts and announcement:
+            raise ConfigError("give new text or --announcement, not both")
+        params = parse_params(param)
+        target = target_json(lists, filter_, everyone)
+        if texts:
+            from crisiscast.incidents.store import database as st
+
+            store = open_store(current_settings())
+            try:
+                with store.session() as session:
+                    row = st.get_incident(session, incident)
+                    fallback = row.languages[0] if row.languages else "en"
+            finally:
+                store.dispose()
+            if "" in texts:
+                if fallback in texts:
+                    raise ConfigError(f"--text for {fallback} (the fallback) is given twice")
+                texts[fallback] = texts.pop("")
+        _precheck(incident, target, None, "US", announcement=announcement, texts=texts,
+                  params=params)  # fmt: skip
+        result = _run_broadcast(incident, when="update", announcement=announcement,
+                                texts=texts or None, params=params or None,
+                                target=target)  # fmt: skip
     except CrisiscastError as exc:
         raise fail(exc) from None
     _print_counts(result)
+    stop_on_local_errors(result, f"crisiscast broadcast {incident}")
 
 
-def all_clear(incident: Annotated[str, typer.Argument(help="Incident ref, e.g. INC-3")]) -> None:
-    """Send the all-clear on every channel and take the site banner down."""
+def all_clear(
+    incident: Annotated[str, typer.Argument(help="Incident ref, e.g. INC-3")],
+    lists: ListOpt = None,
+    filter_: FilterOpt = None,
+    everyone: EveryoneOpt = False,
+) -> None:
+    """Send the all-clear on every channel and take the site banner down (to the launch's
+    target unless another is named)."""
     try:
-        result = _run_broadcast(incident, when="all_clear")
+        target = target_json(lists, filter_, everyone)
+        _precheck(incident, target, None, "US")
+        result = _run_broadcast(incident, when="all_clear", target=target)
     except CrisiscastError as exc:
         raise fail(exc) from None
     _print_counts(result)
+    stop_on_local_errors(result, f"crisiscast all-clear {incident}")
 
 
 def recall(incident: Annotated[str, typer.Argument(help="Incident ref, e.g. INC-3")]) -> None:

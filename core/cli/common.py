@@ -87,7 +87,11 @@ def prefect_in_process() -> None:
 
 
 AudienceOpt = Annotated[
-    Path | None, typer.Option(help="Contacts CSV to import first (name, phone, email, language)")
+    Path | None,
+    typer.Option(
+        help="Contacts CSV (name, phone, email, language, ...) imported first onto the list "
+        "of its name, which then holds exactly the file's contacts; reaches that list"
+    ),
 ]
 RegionOpt = Annotated[
     str, typer.Option(help="Country for phone numbers written without +country code, e.g. TH")

@@ -123,7 +123,8 @@ def run_demo(playbook: Path | None, settings: Settings, out: Console) -> str:
             out.print(m.text, highlight=False, markup=False)
 
     out.rule("3. launch and broadcast (exercise: nothing leaves this machine)")
-    contacts = settings.home / "demo" / "contacts.csv"
+    # Its own list (the file's name), so a later `--audience contacts.csv` never reaches them.
+    contacts = settings.home / "demo" / "demo-flood-residents.csv"
     phones = write_contacts(contacts)
     shown = " ".join(f'-p {k}="{v}"' for k, v in params.items())
     out.print(

@@ -87,12 +87,17 @@ def parse_yaml(
     Data is None when the file cannot be used at all; duplicate keys are reported and, as
     YAML does, the last occurrence is kept, so validation can go on and find more.
     """
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the pure-Python reader checks the characters here
+    except yaml.reader.ReaderError as exc:
+        return None, {}, [_character_problem(file, text, exc)]
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         return None, {}, [_syntax_problem(file, exc)]
+    except yaml.reader.ReaderError as exc:
+        return None, {}, [_character_problem(file, text, exc)]
     finally:
         loader.dispose()
     if node is None or not isinstance(data, dict):
@@ -116,6 +121,20 @@ def parse_yaml(
         for path, key, first in duplicates
     ]
     return data, spots, problems
+
+
+def _character_problem(file: str, text: str, exc: yaml.reader.ReaderError) -> Problem:
+    """A character YAML does not allow (NUL, other control characters), at its line:column."""
+    position = min(max(exc.position, 0), len(text))
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    char = text[position] if position < len(text) else ""
+    code = f"U+{ord(char):04X}" if char else repr(exc.character)
+    return Problem(
+        file, line, column, "",
+        f"character {code} is not allowed in YAML ({exc.reason}): delete it, or write it as an "
+        "escape such as \\x00 inside a double-quoted string",
+    )  # fmt: skip
 
 
 def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:

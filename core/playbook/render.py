@@ -16,16 +16,17 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 
 from crisiscast.errors import PlaybookError
 from crisiscast.playbook.locate import Finding, Path
+from crisiscast.playbook.sandbox import LimitedSandbox, render_limited
 from crisiscast.playbook.schema import Announcement, ChannelKind, Playbook
 
 _T = TypeVar("_T")
 _TEMPLATE_NAME = "<template>"
-_TEXT_ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
-_HTML_ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=True)
+# Limited: a template renders within a time, output and loop budget (see playbook.sandbox).
+_TEXT_ENV = LimitedSandbox(undefined=jinja2.StrictUndefined, autoescape=False)
+_HTML_ENV = LimitedSandbox(undefined=jinja2.StrictUndefined, autoescape=True)
 
 # (field in the playbook, field of RenderedMessage) for each channel kind.
 _FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -66,13 +67,13 @@ class TemplateFailure(Exception):
 @lru_cache(maxsize=4096)
 def _compile(source: str, html: bool) -> jinja2.Template:
     env = _HTML_ENV if html else _TEXT_ENV
-    return env.from_string(source)
+    return env.limited_string(source)
 
 
 def render_text(source: str, context: Mapping[str, Any], path: Path, html: bool = False) -> str:
     """Render one template; raise TemplateFailure naming the problem and, if known, its line."""
     try:
-        return _compile(source, html).render(context).strip()
+        return render_limited(_compile(source, html), dict(context)).strip()
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateFailure(
             Finding(path, f"template syntax error: {exc.message}", exc.lineno)
@@ -84,6 +85,15 @@ def render_text(source: str, context: Mapping[str, Any], path: Path, html: bool 
     except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError) as exc:
         raise TemplateFailure(
             Finding(path, f"template failed: {exc}", _template_line(exc.__traceback__))
+        ) from None
+    except (MemoryError, RecursionError) as exc:
+        what = "too much memory" if isinstance(exc, MemoryError) else "too deep a recursion"
+        raise TemplateFailure(
+            Finding(
+                path,
+                f"template failed: it needs {what}; simplify it",
+                _template_line(exc.__traceback__),
+            )
         ) from None
 
 

@@ -74,11 +74,16 @@ class Parameter(_Model):
         return self
 
 
+ListName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")]
+
+
 class Audience(_Model):
     """A group of people and the channels that reach them."""
 
     description: str = ""
     channels: list[ChannelKind] = Field(min_length=1)
+    lists: list[ListName] = Field(default_factory=list)
+    """Contact lists a launch reaches when it names no target (its default selector)."""
 
 
 _URL_ROUTES = {"live_chat", "self_service", "web"}

@@ -1,25 +1,36 @@
 """The one ASGI app behind ``crisiscast serve``: warm launches now; webhooks and pages later.
 
 Launch requests are authenticated with the token from serve.json, because anyone who can reach
-the port could otherwise send messages to every customer.
+the port could otherwise send messages to every customer. The token is checked before a byte of
+the body is read, and the body is then read within ``LAUNCH_LIMIT`` (413 beyond it).
+
+No input answers 5xx: odd paths (NUL, over-long names, impossible incident numbers) are 404, a
+playbook that moved after its launch is 409 (``playbook_gone``), and
+``tests/web/test_fuzz_routes.py`` fuzzes every route from the OpenAPI schema to keep it so.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 import re
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, RedirectResponse
-from pydantic import BaseModel, Field
+from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from crisiscast.config import Settings
 from crisiscast.errors import CrisiscastError, PlaybookError
 from crisiscast.incidents.store.database import Store
+from crisiscast.web.request_checks import BadRequest, read_limited
 from crisiscast.web.webhooks import webhook_router
+
+log = logging.getLogger(__name__)
+
+LAUNCH_LIMIT = 64 * 1024  # a launch names files and a few parameters: a few hundred bytes
 
 
 class LaunchRequest(BaseModel):
@@ -31,24 +42,47 @@ class LaunchRequest(BaseModel):
     )
     default_region: str = "US"
     send: bool = True
+    target: dict[str, Any] | None = Field(
+        default=None, description="Who it reaches: {lists, filter, area, everyone}"
+    )
+
+    @field_validator("playbook", "audience")
+    @classmethod
+    def _a_path(cls, value: str | None) -> str | None:
+        # The OS refuses NUL in a path with ValueError (not OSError): refuse it here, as a 422.
+        if value is not None and "\x00" in value:
+            raise ValueError("a file path cannot contain a NUL character")
+        return value
 
 
 def create_app(settings: Settings, token: str) -> FastAPI:
     """Build the app; ``token`` guards every state-changing route."""
     app = FastAPI(title="crisiscast", docs_url=None, redoc_url=None)
 
+    expected = f"Bearer {token}".encode()
+
     def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
-        expected = f"Bearer {token}"
-        if authorization is None or not hmac.compare_digest(authorization, expected):
+        # Bytes: compare_digest raises TypeError on a non-ASCII str (a header is latin-1 text).
+        if authorization is None or not hmac.compare_digest(authorization.encode(), expected):
             raise HTTPException(status_code=401, detail="missing or wrong token (see serve.json)")
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.post("/api/launch", dependencies=[Depends(require_token)])
-    async def launch(request: LaunchRequest) -> dict[str, Any]:
+    # The body is read here, after the token (a dependency) and within LAUNCH_LIMIT: declared
+    # as a model parameter, FastAPI would parse a body of any size before checking anything.
+    launch_body = {"application/json": {"schema": LaunchRequest.model_json_schema()}}
+
+    @app.post(
+        "/api/launch",
+        dependencies=[Depends(require_token)],
+        openapi_extra={"requestBody": {"required": True, "content": launch_body}},
+    )
+    async def launch(http: Request) -> dict[str, Any]:
         from crisiscast.playbook import load_playbook, resolve_params
+
+        request = await _launch_request(http)
 
         try:
             # Refuse bad input before a flow run exists for it.
@@ -67,6 +101,7 @@ def create_app(settings: Settings, token: str) -> FastAPI:
                 request.audience,
                 request.default_region,
                 request.send,
+                request.target,
             )
         except PlaybookError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from exc
@@ -78,6 +113,8 @@ def create_app(settings: Settings, token: str) -> FastAPI:
 
     @app.get("/incidents/{ref}")
     def incident_root(ref: str) -> RedirectResponse:
+        if not _REF.match(ref):
+            raise HTTPException(status_code=404)
         return RedirectResponse(f"/incidents/{ref}/")
 
     @app.get("/incidents/{ref}/{name:path}")
@@ -90,12 +127,44 @@ def create_app(settings: Settings, token: str) -> FastAPI:
             headers["Access-Control-Allow-Origin"] = "*"
         return FileResponse(path, headers=headers, media_type=_media_type(path))
 
-    app.include_router(webhook_router(settings, Store.from_settings(settings)))
+    @app.exception_handler(PlaybookError)
+    async def playbook_gone(request: Request, exc: PlaybookError) -> PlainTextResponse:
+        # An incident's playbook moved or broke after launch: say so, never a 500.
+        log.error("%s %s: playbook unusable: %s", request.method, request.url.path,
+                  str(exc).splitlines()[0])  # fmt: skip
+        return PlainTextResponse(
+            "the incident's playbook cannot be loaded (moved or changed since the launch); "
+            "the server log says which file",
+            status_code=409,
+        )
+
+    # On app.state so whoever ends the app (a test, a shutdown) can dispose of its pool.
+    app.state.store = Store.from_settings(settings)
+    app.include_router(webhook_router(settings, app.state.store))
     return app
 
 
+async def _launch_request(http: Request) -> LaunchRequest:
+    """The launch body, read within LAUNCH_LIMIT and validated; 413 or 422 otherwise."""
+    try:
+        body = await read_limited(http, LAUNCH_LIMIT)
+    except BadRequest as exc:
+        raise HTTPException(status_code=exc.status, detail=str(exc)) from None
+    try:
+        return LaunchRequest.model_validate_json(body)
+    except ValidationError as exc:
+        # One short line per problem ("params: Input should be a valid dictionary"), which the
+        # CLI's warm mode prints as it is; the input is not echoed back.
+        problems = [
+            f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
+            for error in exc.errors(include_url=False, include_context=False, include_input=False)
+        ]
+        raise HTTPException(status_code=422, detail="; ".join(problems)) from None
+
+
 CROSS_ORIGIN = frozenset({"banner.json", "crisiscast-banner.js", "feed.atom"})
-_REF = re.compile(r"^INC-\d+$")
+_REF = re.compile(r"^INC-[0-9]{1,10}\Z")  # \Z: "$" would let "INC-1\n" through
+_MAX_NAME = 255  # bytes in one path segment (NAME_MAX): longer is no file of ours
 _TYPES = {
     ".json": "application/json",
     ".js": "text/javascript; charset=utf-8",
@@ -113,10 +182,19 @@ def _media_type(path: Path) -> str:
 def site_file(root: Path, ref: str, name: str) -> Path:
     """The published file for ``ref``/``name``, refusing traversal and half-written temp files."""
     parts = [p for p in name.split("/") if p]
-    if not _REF.match(ref) or any(p.startswith(".") for p in parts) or not parts:
+    if not _REF.match(ref) or not parts or any(_odd_segment(p) for p in parts):
         raise HTTPException(status_code=404)
-    base = (root / ref).resolve()
-    path = base.joinpath(*parts).resolve()
-    if not path.is_relative_to(base) or not path.is_file():
+    try:
+        base = (root / ref).resolve()
+        path = base.joinpath(*parts).resolve()
+        found = path.is_relative_to(base) and path.is_file()
+    except (OSError, ValueError):  # the file system refused the name: not one of ours
+        found = False
+    if not found:
         raise HTTPException(status_code=404)
     return path
+
+
+def _odd_segment(part: str) -> bool:
+    """Hidden or temp files, NUL, or a name no file system here would hold."""
+    return part.startswith(".") or "\x00" in part or len(part.encode()) > _MAX_NAME

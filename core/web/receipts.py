@@ -12,8 +12,17 @@
 Refusals: 403 forged or unsigned (nothing changes), 413 too large, 415 wrong type, 400 malformed,
 503 when the route's key is not configured (unsigned receipts are never accepted) or the store
 is down (providers retry). The ledger only moves rows forward (``RECEIPT_TRANSITIONS``), so a
-provider's retry, a replayed post or a late callback is harmless; for that reason no timestamp
-window is enforced, and a retry SendGrid sends late is still taken.
+provider's retry, a replayed post or a late callback is harmless.
+
+Freshness: a signed SendGrid post whose ``X-Twilio-Email-Event-Webhook-Timestamp`` is more than
+``EVENT_MAX_AGE`` (25 h) old, or more than ``EVENT_MAX_SKEW`` (5 min) ahead of our clock, is
+refused with 403 and logged (a warning with its age; nothing is applied). Why 25 h: SendGrid
+retries an event webhook POST that did not get a 2xx "at increasing intervals for up to 24
+hours after the event occurs" (SendGrid's Event Webhook troubleshooting page), and whether a
+retry is re-signed with a new timestamp is not documented, so a window under 24 h could refuse
+SendGrid's own last retries; the extra hour covers clock skew and the last attempt in flight.
+Longer would only widen what a captured post can be replayed for. Twilio's callbacks carry
+no signed timestamp (their MessageSid makes a replay a no-op in the ledger).
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Request, Response
@@ -47,6 +56,8 @@ log = logging.getLogger(__name__)
 STATUS_LIMIT = 16 * 1024  # a status callback is well under 1 KB
 # SendGrid posts a batch when it reaches 768 KB or every 30 s; room for one event over the mark.
 EVENTS_LIMIT = 2 * 1024 * 1024
+EVENT_MAX_AGE = timedelta(hours=25)  # SendGrid retries for up to 24 h (see the docstring)
+EVENT_MAX_SKEW = timedelta(minutes=5)  # a timestamp this far ahead of our clock is refused
 Clock = Callable[[], datetime]
 
 
@@ -85,15 +96,25 @@ class Receipts:
                 f"requests in SendGrid and set {ENV_SENDGRID_EVENT_KEY} to its verification key "
                 "(unsigned events are never accepted)"
             )
+        headers = request.headers
+        unsigned = not all(
+            headers.get(name.lower())
+            for name in (EventWebhookHeader.SIGNATURE, EventWebhookHeader.TIMESTAMP)
+        )
         try:
-            body = await read_limited(request, EVENTS_LIMIT)
-            if not sendgrid_signed(self.verifier, body, request.headers):
+            # No signature headers at all: refused before the body is read.
+            body = b"" if unsigned else await read_limited(request, EVENTS_LIMIT)
+            if unsigned or not sendgrid_signed(self.verifier, body, request.headers):
                 log.warning("sendgrid events: refused a post with a missing or wrong signature")
                 return PlainTextResponse(
                     f"invalid {EventWebhookHeader.SIGNATURE} for the body and "
                     f"{EventWebhookHeader.TIMESTAMP}",
                     status_code=403,
                 )
+            stale = stale_reason(request.headers, self.clock())
+            if stale is not None:
+                log.warning("sendgrid events: refused a signed post: %s", stale)
+                return PlainTextResponse(f"refused: {stale}", status_code=403)
             events = parse_events(body)
         except BadRequest as exc:
             return problem(exc)
@@ -128,6 +149,26 @@ def sendgrid_signed(verifier: EventWebhook, body: bytes, headers: Mapping[str, s
         return bool(verifier.verify_signature(payload, signature, timestamp))
     except ValueError:  # the signature header is not base64 (binascii.Error)
         return False
+
+
+def stale_reason(headers: Mapping[str, str], now: datetime) -> str | None:
+    """Why a signed post's timestamp is outside the freshness window (None: it is fresh).
+
+    The timestamp is signed with the body, so it cannot be moved without the signature
+    failing; a value that is not whole seconds since the epoch is refused as malformed.
+    """
+    raw = headers.get(EventWebhookHeader.TIMESTAMP.lower(), "").strip()
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+        return f"{EventWebhookHeader.TIMESTAMP} is not a Unix time in seconds"
+    age = now.timestamp() - int(raw)
+    if age > EVENT_MAX_AGE.total_seconds():
+        return (
+            f"the post was signed {age / 3600:.1f} h ago, older than the "
+            f"{EVENT_MAX_AGE.total_seconds() / 3600:.0f} h window SendGrid retries within"
+        )
+    if -age > EVENT_MAX_SKEW.total_seconds():
+        return f"the post is signed {-age:.0f} s in the future: check the clocks"
+    return None
 
 
 def parse_events(body: bytes) -> list[dict[str, Any]]:

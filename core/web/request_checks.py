@@ -95,6 +95,10 @@ async def signed_twilio_form(
             f"{what} is not configured: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN "
             "(unsigned requests are never accepted)"
         )
+    if not request.headers.get("x-twilio-signature"):
+        # Twilio always signs: an unsigned request is refused before its body is read.
+        log.warning("%s: refused a request without X-Twilio-Signature", what)
+        return PlainTextResponse("invalid X-Twilio-Signature", status_code=403)
     try:
         body = await read_limited(request, limit)
         form = parse_form(body, request.headers.get("content-type", ""))

@@ -12,6 +12,7 @@ import os
 import secrets
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -54,18 +55,50 @@ def clear_server_info(home: Path, pid: int) -> None:
         return
 
 
-def find_server(home: Path, timeout: float = 0.5) -> ServerInfo | None:
-    """The running warm server, or None when there is none (or it does not answer)."""
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists (True where that cannot be told: not POSIX)."""
+    if os.name != "posix":
+        return True
     try:
-        raw = json.loads((home / SERVE_FILE).read_text())
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: someone else's process, but it exists
+        return True
+    return True
+
+
+def find_server(
+    home: Path, timeout: float = 0.5, note: Callable[[str], None] | None = None
+) -> ServerInfo | None:
+    """The running warm server, or None when there is none (or it does not answer).
+
+    A serve.json whose process is gone was left by a serve that crashed (SIGKILL, power cut):
+    it is removed and ``note`` told. One whose process lives but does not answer (starting,
+    or stuck) is kept, and ``note`` told that the command runs cold.
+    """
+    path = home / SERVE_FILE
+    try:
+        raw = json.loads(path.read_text())
         info = ServerInfo(url=str(raw["url"]), token=str(raw["token"]), pid=int(raw["pid"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
     try:
         with urllib.request.urlopen(f"{info.url}/healthz", timeout=timeout) as resp:  # noqa: S310
-            return info if resp.status == 200 else None
+            if resp.status == 200:
+                return info
     except (OSError, urllib.error.URLError):
-        return None
+        pass
+    if not _running(info.pid):
+        clear_server_info(home, info.pid)
+        message = (f"ignored a stale {path} (process {info.pid} is not running: a "
+                   "`crisiscast serve` that stopped without cleaning up); removed it")  # fmt: skip
+    else:
+        message = (f"{path} names process {info.pid} at {info.url}, which does not answer: "
+                   "running cold (restart `crisiscast serve` if it is stuck)")  # fmt: skip
+    if note is not None:
+        note(message)
+    return None
 
 
 def call_server(

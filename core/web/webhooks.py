@@ -8,11 +8,18 @@
   call, no extra credentials, and Twilio delivers it from the number the person wrote to.
 - ``POST /webhooks/sendgrid/inbound``: Inbound Parse, multipart, HTTP basic auth. The
   acknowledgement is sent by the email channel after the response (SendGrid expects no body).
+  Up to 30 MB, read as it streams with attachments dropped (``crisiscast.web.inbound_email``),
+  and stored through a writer of its own, so a large email never delays an SMS.
 - ``POST /webhooks/twilio/status`` and ``POST /webhooks/sendgrid/events``: delivery receipts
   that update the ledger (``crisiscast.web.receipts``).
 - ``POST /incidents/{ref}/reply``: the form on the public incident page. It uses no cookies or
   sessions, so there is nothing for a cross-site request to ride on; size and rate limits keep
   it from being a spam cannon.
+
+Agents' commands (SMS from an agent's number, email from an agent's address) go to
+``incidents.agents.desk`` with their ``Origin``: the provider id (MessageSid, Message-ID) that
+makes each apply at most once, and for email SendGrid's SPF/DKIM verdict for the sender's
+domain (``crisiscast.web.sender_auth``); an email command also needs the agent's CONFIRM by SMS.
 
 Every accepted message is committed before the 2xx (``Intake.receive``). Bad requests get 4xx
 (403 forged, 401 unauthenticated, 413 too large, 415 wrong type, 400 malformed), a store that
@@ -25,29 +32,38 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 from base64 import b64decode
 from binascii import Error as BinasciiError
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from email.parser import HeaderParser
 from email.utils import parseaddr
+from xml.sax.saxutils import escape as xml_escape
 
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, PlainTextResponse
-from starlette.datastructures import Headers
-from starlette.formparsers import MultiPartException, MultiPartParser
-from twilio.twiml.messaging_response import MessagingResponse
 
 from crisiscast.config import Settings
 from crisiscast.errors import ChannelError, NotFoundError, StoreError
 from crisiscast.incidents.agents.commands import from_email
-from crisiscast.incidents.agents.desk import handle_agent_message
+from crisiscast.incidents.agents.desk import Origin, handle_agent_message
+from crisiscast.incidents.agents.roster import agents_among
 from crisiscast.incidents.audience.optout import OPT_OUT_WORDS
 from crisiscast.incidents.intake import acknowledge as ack
-from crisiscast.incidents.intake.inbound import Inbound, Intake, IntakeResult, Pending
+from crisiscast.incidents.intake.inbound import (
+    TRIAGE_CHARS,
+    Inbound,
+    Intake,
+    IntakeResult,
+    MessageRefused,
+    Pending,
+    storable_text,
+)
 from crisiscast.incidents.store.database import Store
-from crisiscast.web.intake_queue import IntakeQueue
+from crisiscast.web.inbound_email import read_inbound_parse
+from crisiscast.web.intake_queue import Batcher, IntakeQueue
 from crisiscast.web.receipts import Receipts
 from crisiscast.web.reply_form import (
     FormLimiter,
@@ -56,7 +72,6 @@ from crisiscast.web.reply_form import (
     read_reply_form,
 )
 from crisiscast.web.request_checks import (
-    MAX_FIELDS,
     BadRequest,
     parse_form,
     problem,
@@ -64,19 +79,26 @@ from crisiscast.web.request_checks import (
     signed_twilio_form,
     unavailable,
 )
+from crisiscast.web.sender_auth import verdict
 
 log = logging.getLogger(__name__)
 
+# Incident pages are /incidents/INC-<n>/; ids are PostgreSQL `integer`s (SQLite's are wider).
+_INCIDENT_REF = re.compile(r"^INC-[0-9]{1,10}\Z")
+MAX_INCIDENT_ID = 2**31 - 1
 SMS_LIMIT = 16 * 1024  # a Twilio SMS webhook is ~1 KB; 10 media URLs stay far below this
-EMAIL_LIMIT = 5 * 1024 * 1024  # text and headers; attachments are not kept
 Clock = Callable[[], datetime]
 
 
+_TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+_TWIML_MESSAGE = '<?xml version="1.0" encoding="UTF-8"?><Response><Message>{}</Message></Response>'
+
+
 def _twiml(text: str | None) -> Response:
-    twiml = MessagingResponse()
-    if text:
-        twiml.message(text)
-    return Response(str(twiml), media_type="application/xml")
+    """The TwiML twilio's ``MessagingResponse`` writes, byte for byte, as a string: its
+    ElementTree cost a sixth of the event loop's time per SMS (test_live_server pins them equal)."""
+    body = _TWIML_MESSAGE.format(xml_escape(text)) if text else _TWIML_EMPTY
+    return Response(body, media_type="application/xml")
 
 
 # Twilio answers its own English opt-out words (and blocks our reply to them).
@@ -92,6 +114,9 @@ class Webhooks:
         self.clock = clock
         self.limiter = FormLimiter()
         self.queue = IntakeQueue(intake)
+        # Emails (up to 5 MB of text each) have their own writer: an SMS never waits behind one.
+        self.email_queue = IntakeQueue(intake, name="crisiscast-intake-email")
+        self.agent_check = Batcher(self._which_agents, name="crisiscast-agent-check")
 
     async def receive(self, message: Inbound, form: ack.Form) -> IntakeResult:
         """Store and process through the writer thread (shared commits under load)."""
@@ -104,22 +129,25 @@ class Webhooks:
         sid, sender = form.get("MessageSid", "").strip(), form.get("From", "").strip()
         if not sid or not sender:
             return PlainTextResponse("MessageSid and From are required", status_code=400)
+        # Signed as sent; from here on, text every database accepts (NUL becomes U+FFFD).
+        message = Inbound("sms", sid, sender, form.get("Body", "")).storable()
         try:
             # On-call agents command by SMS (ACK 42, DONE 42 ...); everyone else is a customer.
-            command_reply = await run_in_threadpool(
-                self._agent_command, sender, form.get("Body", "")
+            command_reply = await self._agent_reply(
+                message.sender, message.body, Origin("sms", message.provider_id)
             )
         except StoreError as exc:
             log.error("twilio sms: store unavailable, Twilio will retry: %s", exc)
             return unavailable("the incident store is unavailable; retry later")
         if command_reply is not None:
             return _twiml(command_reply)
-        message = Inbound("sms", sid, sender, form.get("Body", ""))
         try:
             result = await self.receive(message, "short")
         except StoreError as exc:
             log.error("twilio sms: store unavailable, Twilio will retry: %s", exc)
             return unavailable("the incident store is unavailable; retry later")
+        except MessageRefused as exc:
+            return PlainTextResponse(str(exc), status_code=400)
         if (
             result.outcome == "opted_out"
             and form.get("Body", "").strip().lower() in _CARRIER_HANDLED
@@ -127,11 +155,25 @@ class Webhooks:
             return _twiml(None)
         return _twiml(result.reply)
 
-    def _agent_command(self, sender: str, body: str) -> str | None:
-        """Apply an agent's command and return the confirmation; None when not an agent."""
+    async def _agent_reply(self, sender: str, body: str, origin: Origin) -> str | None:
+        """``_agent_command`` for an agent; None at once for anyone else."""
+        if not await self.agent_check.submit(sender):
+            return None
+        return await run_in_threadpool(self._agent_command, sender, body, origin)
+
+    def _which_agents(self, senders: list[str]) -> list[bool | Exception]:
+        """Nearly every sender is a customer: one read for a whole batch says so (on SQLite
+        without queueing for the write lock), instead of a write transaction per message."""
+        with self.intake.store.reading() as connection:
+            agents = agents_among(connection, senders)
+        return [sender in agents for sender in senders]
+
+    def _agent_command(self, sender: str, body: str, origin: Origin) -> str | None:
+        """Apply an agent's command (at most once per provider id) and return the reply:
+        None when not an agent, "" for a retry or replay (nothing to send)."""
         with self.intake.store.session() as session:
             return handle_agent_message(
-                session, sender, body, now=self.clock(), settings=self.settings
+                session, sender, body, now=self.clock(), settings=self.settings, origin=origin
             )
 
     async def sendgrid_inbound(self, request: Request, background: BackgroundTasks) -> Response:
@@ -148,18 +190,21 @@ class Webhooks:
                 headers={"WWW-Authenticate": 'Basic realm="crisiscast inbound"'},
             )  # fmt: skip
         try:
-            body = await read_limited(request, EMAIL_LIMIT)
-            message, command = await _parse_inbound_email(request.headers, body)
+            # Attachments are dropped as they stream in; the text is handled off the event loop.
+            fields = await read_inbound_parse(request)
+            message, command, origin = await run_in_threadpool(_parse_inbound_email, fields)
         except BadRequest as exc:
             return problem(exc)
         try:
             # Agents command by email too ("ACK 42" as the reply's first line or subject).
             confirmation = None
             if not message.automated:
-                confirmation = await run_in_threadpool(self._agent_command, message.sender, command)
+                confirmation = await self._agent_reply(message.sender, command, origin)
         except StoreError as exc:
             log.error("sendgrid inbound: store unavailable, SendGrid will retry: %s", exc)
             return unavailable("the incident store is unavailable; retry later")
+        if confirmation == "":  # SendGrid's retry of a command already handled
+            return PlainTextResponse("duplicate")
         if confirmation is not None:
             background.add_task(
                 self._send_email, key=f"command:{message.provider_id}", address=message.sender,
@@ -167,10 +212,12 @@ class Webhooks:
             )  # fmt: skip
             return PlainTextResponse("command applied")
         try:
-            result = await self.receive(message, "long")
+            result = await self.email_queue.submit(Pending(message, self.clock(), "long"))
         except StoreError as exc:
             log.error("sendgrid inbound: store unavailable, SendGrid will retry: %s", exc)
             return unavailable("the incident store is unavailable; retry later")
+        except MessageRefused as exc:
+            return PlainTextResponse(str(exc), status_code=400)
         if result.reply and result.outcome == "case":
             background.add_task(self._email_reply, message.sender, result)
         return PlainTextResponse("stored")
@@ -206,6 +253,9 @@ class Webhooks:
 
     async def reply_form(self, ref: str, request: Request) -> Response:
         now = self.clock()
+        if not _INCIDENT_REF.match(ref) or int(ref[4:]) > MAX_INCIDENT_ID:
+            # Checked before the store: a number past the id column's range is an error there.
+            return form_problem_page(404, "there is no such incident: check the page address", "en")
         try:
             body = await read_limited(request, 16 * 1024)
             form = parse_form(body, request.headers.get("content-type", ""))
@@ -230,6 +280,8 @@ class Webhooks:
             result = await self.receive(message, "long")
         except StoreError:
             return form_problem_page(503, "please try again in a minute", languages[0])
+        except MessageRefused:
+            return form_problem_page(400, "message: this text cannot be stored", languages[0])
         return confirmation_page(result, languages)
 
     def _incident(self, ref: str) -> tuple[int, list[str]]:
@@ -254,24 +306,11 @@ def _basic_auth_ok(header: str | None, username: str, password: str) -> bool:
     return user_ok and secret_ok
 
 
-async def _parse_inbound_email(headers: Headers, body: bytes) -> tuple[Inbound, str]:
-    """An Inbound Parse post as an ``Inbound`` (sender, subject + text, Message-ID), and the
-    text an agent's command would be (the first line above the quote, else the subject)."""
-    if not headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        raise BadRequest(415, "Inbound Parse posts multipart/form-data")
-
-    async def stream() -> AsyncGenerator[bytes, None]:
-        yield body
-
-    parser = MultiPartParser(
-        headers, stream(), max_files=20, max_fields=MAX_FIELDS, max_part_size=EMAIL_LIMIT
-    )
-    try:
-        form = await parser.parse()
-    except MultiPartException as exc:
-        raise BadRequest(400, f"malformed multipart body: {exc.message}") from None
-    fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
-    await form.close()  # attachments are not kept
+def _parse_inbound_email(fields: dict[str, str]) -> tuple[Inbound, str, Origin]:
+    """An Inbound Parse post's fields as an ``Inbound`` (sender, subject + text, Message-ID),
+    the text an agent's command would be (the first line above the quote, else the subject),
+    and its origin for a command: Message-ID and SendGrid's SPF/DKIM verdict for the sender.
+    Blocking (up to 5 MB of text): the route calls it in a worker thread."""
     sender = parseaddr(fields.get("from", ""))[1].strip().lower()
     if "@" not in sender:
         raise BadRequest(400, "the `from` field has no email address")
@@ -286,7 +325,9 @@ async def _parse_inbound_email(headers: Headers, body: bytes) -> tuple[Inbound, 
     automated = ack.is_automated(dict(mail_headers.items()))
     content = f"{subject}\n\n{text}".strip() if subject else text
     inbound = Inbound("email", message_id[:200], sender, content, automated=automated)
-    return inbound, from_email(subject, text)
+    checked = verdict(fields, sender)
+    origin = Origin("email", message_id[:200], checked.authenticated, checked.why_not)
+    return inbound.storable(), storable_text(from_email(subject, text[:TRIAGE_CHARS])), origin
 
 
 def webhook_router(

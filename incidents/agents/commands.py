@@ -10,6 +10,7 @@ are all understood. Parsing is pure and never raises on bad input: it returns ei
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -26,6 +27,7 @@ class Verb(StrEnum):
     HELP = "HELP"
     ASK = "ASK"  # a question to the customer: the SLA pauses until they answer
     JOIN = "YES"  # a standby agent accepting "reply YES to join incident INC-3"
+    CONFIRM = "CONFIRM"  # by SMS: apply the email command with this number (``desk``)
 
 
 # Words per language. Thai and Lao are written without spaces, so a number may follow directly.
@@ -40,6 +42,7 @@ KEYWORDS: Mapping[str, Mapping[Verb, tuple[str, ...]]] = {
         Verb.HELP: ("help", "?"),
         Verb.JOIN: ("yes", "join"),
         Verb.ASK: ("ask",),
+        Verb.CONFIRM: ("confirm",),
     },
     "th": {
         Verb.ACK: ("รับทราบ", "รับ"),
@@ -51,6 +54,7 @@ KEYWORDS: Mapping[str, Mapping[Verb, tuple[str, ...]]] = {
         Verb.HELP: ("วิธีใช้", "ช่วย"),
         Verb.JOIN: ("ตกลง", "ใช่"),
         Verb.ASK: ("ถาม",),
+        Verb.CONFIRM: ("ยืนยัน",),
     },
     "lo": {
         Verb.ACK: ("ຮັບຊາບ", "ຮັບ"),
@@ -62,10 +66,17 @@ KEYWORDS: Mapping[str, Mapping[Verb, tuple[str, ...]]] = {
         Verb.HELP: ("ວິທີໃຊ້", "ຊ່ວຍ"),
         Verb.JOIN: ("ຕົກລົງ", "ແມ່ນ"),
         Verb.ASK: ("ຖາມ",),
+        Verb.CONFIRM: ("ຢືນຢັນ",),
     },
 }
 
 NEEDS_CASE = frozenset({Verb.ACK, Verb.DONE, Verb.ESC, Verb.PASS, Verb.ASK})
+NEEDS_NUMBER = NEEDS_CASE | {Verb.CONFIRM}  # CONFIRM's number names an email command
+# Case ids are 32-bit integers on PostgreSQL: a larger number names no case, and sending it to
+# the database would overflow (a 5xx). Checked on the digit count before int() reads it, so
+# thousands of digits cost nothing either (int() refuses over 4300 of them).
+MAX_CASE_ID = 2**31 - 1
+_MAX_DIGITS = len(str(MAX_CASE_ID))
 TAKES_NOTE = frozenset({Verb.DONE, Verb.ESC, Verb.PASS, Verb.ASK})
 NEEDS_NOTE = frozenset({Verb.ASK})  # the question is the command's whole point
 USAGE = "ACK 42 | DONE 42 note | ESC 42 | PASS 42 | ASK 42 question | NEXT | OFF | HELP"
@@ -84,7 +95,7 @@ _WORD = re.compile(r"^(\S+)")
 @dataclass(frozen=True)
 class Command:
     """A well-formed command; ``case_id`` is set for ACK/DONE/ESC/PASS/ASK (``note`` holds
-    ASK's question)."""
+    ASK's question); for CONFIRM it holds the number of the email command to apply."""
 
     verb: Verb
     case_id: int | None = None
@@ -140,6 +151,12 @@ def _drop_particles(rest: str, *, trailing: bool = True) -> str:
     return rest
 
 
+def _significant(digits: str) -> str:
+    """``digits`` without leading zeros of any script (Thai zeros too)."""
+    start = next((i for i, c in enumerate(digits) if unicodedata.decimal(c, 0) != 0), len(digits))
+    return digits[start:]
+
+
 def parse(text: str, languages: Collection[str] = ("en", "th", "lo")) -> Command | Rejection:
     """Read one command from an SMS body or an email's first line."""
     cleaned = " ".join(text.split())
@@ -152,15 +169,24 @@ def parse(text: str, languages: Collection[str] = ("en", "th", "lo")) -> Command
         return Rejection(f"Unknown command {shown!r}. Commands: {USAGE}")
     verb, rest = found
     rest = _drop_particles(rest, trailing=verb not in NEEDS_NOTE)
-    if verb not in NEEDS_CASE:
+    if verb not in NEEDS_NUMBER:
         if rest and verb is not Verb.HELP:  # "help me" still deserves the help text
             return Rejection(f"{verb} takes nothing after it: send just {verb}.")
         return Command(verb)
     match = _CASE.match(rest)
     if match is None:
+        if verb is Verb.CONFIRM:
+            return Rejection("CONFIRM needs the number from the SMS: send CONFIRM 42.")
         example = f"{verb} 42 your question" if verb in NEEDS_NOTE else f"{verb} 42"
         return Rejection(f"{verb} needs a case number: send {example} (the number from the page).")
-    case_id, note = int(match.group(1)), (match.group(2) or "").strip()
+    digits, note = match.group(1), (match.group(2) or "").strip()
+    if len(_significant(digits)) > _MAX_DIGITS or int(digits) > MAX_CASE_ID:
+        shown = digits if len(digits) <= 20 else digits[:20] + "…"
+        return Rejection(
+            f"There is no case {shown}: case numbers go up to {MAX_CASE_ID}. Check the number "
+            "in the page, or send NEXT for your next case."
+        )
+    case_id = int(digits)
     if note and verb not in TAKES_NOTE:
         return Rejection(f"{verb} takes only a case number: send {verb} {case_id}.")
     if verb in NEEDS_NOTE and not _drop_particles(note):  # "ถาม 42 ครับ" asks nothing
@@ -203,7 +229,7 @@ def authorize(
             "This number is not registered as a crisiscast agent, so commands from it are "
             "ignored. Ask the incident commander to add it (crisiscast agents add)."
         )
-    if isinstance(parsed, Rejection) or parsed.case_id is None:
+    if isinstance(parsed, Rejection) or parsed.case_id is None or parsed.verb not in NEEDS_CASE:
         return parsed
     case_id = parsed.case_id
     if case_id not in holders:
@@ -231,6 +257,7 @@ _CONFIRMATIONS: Mapping[Verb, str] = {
     Verb.HELP: HELP_TEXT,
     Verb.ASK: "Case {case}: question sent; SLA paused until the customer answers.",
     Verb.JOIN: "Thank you: you are on the incident until your pass ends. Pages follow.",
+    Verb.CONFIRM: "Email command {case} confirmed.",
 }
 
 

@@ -21,16 +21,36 @@ Rules chosen here (the issue leaves them open):
   answer resumes the clocks (intake). A question is a response to the customer, so like ``ACK``
   it takes the case and stops the first-response clock. A question that could not be sent
   changes nothing: the clocks keep running while nobody is actually waiting on the customer.
+
+At most once, and only from the agent (issue 12):
+- Every command that carries an ``Origin`` (the webhooks always pass one) is stored in
+  ``inbound_messages`` under its provider id (SMS MessageSid, email Message-ID) in the same
+  transaction that applies it: a retry or a replay of the same id is answered with ``""``
+  (nothing applied, nothing to send), and a command that fails applies nothing and stores
+  nothing, so the provider's retry can still apply it.
+- An email command counts only when the email is authenticated: SendGrid's SPF and DKIM
+  verdicts pass for the agent's own domain (the web layer decides, ``Origin.authenticated``),
+  AND the agent confirms it from their registered phone. An authenticated email command is
+  checked, stored, and an SMS asks the agent to reply ``CONFIRM n`` (n: the stored message's
+  id) within ``CONFIRM_WINDOW``; only that SMS applies it, once (a marker row under channel
+  ``email-confirm`` and provider id n, on the same unique index). An email that fails
+  authentication, or an agent without a phone, is refused: the answer says why and names no
+  case data, and an ``agent_command_refused`` timeline event records the reason.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection, Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from crisiscast.channels.base import OutgoingMessage
+from crisiscast.channels.masking import mask_address
 from crisiscast.config import Settings, load_settings
 from crisiscast.errors import StoreError
 from crisiscast.incidents.agents import roster as ag
@@ -46,16 +66,47 @@ from crisiscast.incidents.agents.commands import (
     confirmation,
     parse,
 )
-from crisiscast.incidents.agents.paging import Senders, case_contact, compose_page, message_customer
+from crisiscast.incidents.agents.paging import (
+    Senders,
+    case_contact,
+    compose_page,
+    message_customer,
+    send_one,
+)
 from crisiscast.incidents.cases import customer_wait as wait
 from crisiscast.incidents.cases.opening import CLOSED_STATUSES
 from crisiscast.incidents.cases.sla import SlaTimer, resume
 from crisiscast.incidents.store.database import add_event
-from crisiscast.incidents.store.models import Agent, Assignment, Case, Incident, IncidentStatus
+from crisiscast.incidents.store.models import (
+    Agent,
+    Assignment,
+    Case,
+    InboundMessage,
+    Incident,
+    IncidentStatus,
+)
 from crisiscast.playbook import load_playbook
+
+log = logging.getLogger(__name__)
 
 DEFAULT_LEVELS = ("urgent", "high", "medium", "low")
 Handler = Callable[[Session, Agent, Command, datetime], str]
+CONFIRM_WINDOW = timedelta(minutes=30)  # an email command waits this long for its CONFIRM SMS
+CONFIRMED = "email-confirm"  # inbound_messages channel of the "applied once" markers
+REFUSED = "agent_command_refused"
+ALREADY_APPLIED = ""  # the reply to a provider retry or replay: nothing applied, nothing sent
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a command came from: its channel and provider id (for at-most-once), and for an
+    email whether it is authenticated (SPF and DKIM pass for the sender's domain) and, if
+    not, why (said to the sender and recorded)."""
+
+    channel: str  # sms | email
+    provider_id: str
+    authenticated: bool = True
+    why_not: str = ""
 
 
 def handle_agent_message(
@@ -66,19 +117,138 @@ def handle_agent_message(
     now: datetime,
     languages: Collection[str] = ("en", "th", "lo"),
     settings: Settings | None = None,
+    origin: Origin | None = None,
 ) -> str | None:
     """Apply an agent's command; return the reply, or None when ``sender`` is not an agent.
 
     ``sender`` is the E.164 number of an SMS or the address of an email (for email, pass the
     command line from ``commands.from_email``). ``settings`` choose the channels an ``ASK``
-    question goes out on (default: read from the environment when an ASK needs them).
+    question (and an email command's confirmation SMS) goes out on (default: read from the
+    environment when needed). ``origin`` carries the provider id that makes the command apply
+    at most once (``ALREADY_APPLIED`` comes back for a repeat) and an email's authentication;
+    an email without one is refused as unauthenticated.
     """
     agent = ag.find_agent(session, sender)
     if agent is None:
         return None
     parsed = parse(body, languages)
+    claimed = None
+    if origin is not None:
+        # An unauthenticated email's text is not kept: there is nothing in it to confirm later.
+        kept = body if origin.authenticated else ""
+        claimed = _claim(session, origin.channel, origin.provider_id, sender, kept, now)
+        if claimed is None:
+            log.warning("agent %s: %s %s already seen: not applied again", agent.id,
+                        origin.channel, origin.provider_id[:60])  # fmt: skip
+            return ALREADY_APPLIED
+    if "@" in sender:
+        return _by_email(session, agent, parsed, origin, claimed, now, settings)
+    if isinstance(parsed, Command) and parsed.verb is Verb.CONFIRM:
+        return _confirm(session, agent, parsed, now, languages, settings)
+    return _apply(session, agent, parsed, now, settings)
+
+
+def _apply(
+    session: Session,
+    agent: Agent,
+    parsed: Command | Rejection,
+    now: datetime,
+    settings: Settings | None,
+) -> str:
+    """Check ``parsed`` against the store and apply it: the reply."""
     if isinstance(parsed, Command) and parsed.verb is Verb.JOIN:
         return _join(session, agent, now)
+    checked = _check(session, agent, parsed)
+    if isinstance(checked, str):
+        return checked
+    if checked.verb is Verb.CONFIRM:  # a CONFIRM inside a confirmed email: nothing to apply
+        return "CONFIRM works only by SMS from your registered phone."
+    if checked.verb is Verb.ASK:
+        return _ask(session, agent, checked, now, settings or load_settings())
+    return HANDLERS[checked.verb](session, agent, checked, now)
+
+
+def _claim(
+    session: Session, channel: str, provider_id: str, sender: str, body: str, now: datetime
+) -> int | None:
+    """Store a message under its provider id; its row id, or None if that id is stored already.
+
+    The unique (channel, provider_id) decides, so two concurrent deliveries of one message
+    cannot both apply it. NUL is dropped (PostgreSQL text refuses it).
+    """
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    row = {
+        "channel": channel,
+        "provider_id": provider_id.replace("\x00", "")[:200],
+        "sender": sender[:320],
+        "body": body.replace("\x00", ""),
+        "received_at": now,
+    }
+    statement = (
+        module.insert(InboundMessage)
+        .values(row)
+        .on_conflict_do_nothing(index_elements=["channel", "provider_id"])
+        .returning(InboundMessage.id)
+    )
+    stored: int | None = session.scalar(statement)
+    return stored
+
+
+def _by_email(
+    session: Session,
+    agent: Agent,
+    parsed: Command | Rejection,
+    origin: Origin | None,
+    pending: int | None,
+    now: datetime,
+    settings: Settings | None,
+) -> str:
+    """An email command: refused unless authenticated; otherwise checked, then held (as the
+    stored message ``pending``) until the agent confirms it by SMS from their phone."""
+    if origin is None or pending is None or not origin.authenticated:
+        why = origin.why_not if origin is not None else "its authentication was not checked"
+        _refuse(session, agent, parsed, now, f"email not authenticated: {why}")
+        return (
+            f"Your command was not applied: this email could not be verified as sent from "
+            f"your address ({why}). Commands by email need SPF and DKIM to pass for your "
+            "domain. Send the command by SMS from your registered phone instead."
+        )
+    if isinstance(parsed, Command) and parsed.verb is Verb.CONFIRM:
+        return "CONFIRM works only by SMS from your registered phone."
+    checked = _check(session, agent, parsed)
+    if isinstance(checked, str):
+        return checked
+    if checked.verb is Verb.HELP:
+        return HELP_TEXT
+    if agent.phone is None:
+        _refuse(session, agent, parsed, now, "email command: the agent has no phone to confirm")
+        return (
+            "Your command was not applied: commands by email are confirmed by SMS, and no "
+            "phone is registered for you. Ask the incident commander to add your phone."
+        )
+    what = f"{checked.verb} {checked.case_id}" if checked.case_id is not None else checked.verb
+    text = (
+        f"crisiscast: an email from {agent.email} asks {what}. To apply it, reply CONFIRM "
+        f"{pending} within {int(CONFIRM_WINDOW.total_seconds() // 60)} min. If you did not "
+        "send it, ignore this and tell the incident commander."
+    )
+    result = _sms_agent(session, agent, checked, text, f"confirm:{pending}", settings)
+    if result is not None:
+        _refuse(session, agent, parsed, now, f"confirmation SMS not sent: {result}")
+        return (
+            f"Your command was not applied: the confirmation SMS to your phone could not be "
+            f"sent ({result}). Send the command by SMS instead."
+        )
+    return (
+        f"Received {what}. It is applied once you confirm it: reply CONFIRM {pending} to the "
+        f"SMS we sent to {mask_address(agent.phone)} within "
+        f"{int(CONFIRM_WINDOW.total_seconds() // 60)} minutes."
+    )
+
+
+def _check(session: Session, agent: Agent, parsed: Command | Rejection) -> Command | str:
+    """``parsed`` checked against the store (case exists, open, held by the agent), or the
+    reply that says why not."""
     holders: dict[int, int | None] = {}
     if isinstance(parsed, Command) and parsed.verb in NEEDS_CASE and parsed.case_id is not None:
         case = session.get(Case, parsed.case_id)
@@ -88,11 +258,88 @@ def handle_agent_message(
             held = ag.holder_of(session, case.id)
             holders[case.id] = held.agent_id if held else None
     checked = authorize(parsed, agent_id=agent.id, holders=holders)
-    if isinstance(checked, Rejection):
-        return checked.reply
-    if checked.verb is Verb.ASK:
-        return _ask(session, agent, checked, now, settings or load_settings())
-    return HANDLERS[checked.verb](session, agent, checked, now)
+    return checked.reply if isinstance(checked, Rejection) else checked
+
+
+def _sms_agent(
+    session: Session,
+    agent: Agent,
+    command: Command,
+    text: str,
+    key: str,
+    settings: Settings | None,
+) -> str | None:
+    """Send ``text`` to the agent's phone; None when sent, else why not.
+
+    The channels are those of the named case's incident, else of the newest active incident
+    (so an exercise's confirmation stays in its outbox, like its pages).
+    """
+    case = session.get(Case, command.case_id) if command.case_id is not None else None
+    if case is not None and case.incident_id is not None:
+        incident = session.get(Incident, case.incident_id)
+    else:
+        newest = select(Incident).where(Incident.status == IncidentStatus.ACTIVE)
+        incident = session.scalars(newest.order_by(Incident.id.desc()).limit(1)).first()
+    senders = customer_senders(settings or load_settings(), incident)
+    try:
+        result = send_one(senders.get("sms"), OutgoingMessage(key, agent.phone or "", "en", text))
+    finally:
+        senders.close()
+    return None if result.status == "sent" else (result.error or result.status)
+
+
+def _confirm(
+    session: Session,
+    agent: Agent,
+    command: Command,
+    now: datetime,
+    languages: Collection[str],
+    settings: Settings | None,
+) -> str:
+    """``CONFIRM n`` by SMS: apply the agent's own email command n, once, if still fresh."""
+    number = command.case_id or 0
+    pending = session.get(InboundMessage, number)
+    if (
+        pending is None
+        or pending.channel != "email"
+        or pending.case_id is not None  # a message intake took (an auto-reply), not a command
+        or pending.incident_id is not None
+        or agent.email is None
+        or pending.sender.lower() != agent.email.lower()
+        or _aware(pending.received_at, now) < now - CONFIRM_WINDOW
+    ):
+        return (
+            f"No email command {number} of yours is waiting for confirmation (they expire after "
+            f"{int(CONFIRM_WINDOW.total_seconds() // 60)} minutes). Send the command by SMS."
+        )
+    if _claim(session, CONFIRMED, str(number), agent.phone or "", "", now) is None:
+        return f"Email command {number} was already applied."
+    return _apply(session, agent, parse(pending.body, languages), now, settings)
+
+
+def _aware(at: datetime, now: datetime) -> datetime:
+    """``at`` comparable with ``now`` (SQLite gives naive datetimes back)."""
+    return at.replace(tzinfo=now.tzinfo) if at.tzinfo is None and now.tzinfo else at
+
+
+def _refuse(
+    session: Session, agent: Agent, parsed: Command | Rejection, now: datetime, reason: str
+) -> None:
+    """Record a refused command: on the timeline of the named case's incident (else of every
+    active incident), with the reason; never the command's text."""
+    case_id = parsed.case_id if isinstance(parsed, Command) else None
+    case = session.get(Case, case_id) if case_id is not None else None
+    if case is not None and case.incident_id is not None:
+        incidents = [case.incident_id]
+    else:
+        query = select(Incident.id).where(Incident.status == IncidentStatus.ACTIVE)
+        incidents = list(session.scalars(query))
+    verb = parsed.verb.value if isinstance(parsed, Command) else None
+    data = {"agent_id": agent.id, "verb": verb, "case_id": case_id, "reason": reason}
+    for incident_id in incidents:
+        add_event(session, incident_id, REFUSED,
+                  f"command from agent {agent.id} refused: {reason}", data, now=now)  # fmt: skip
+    log.warning("agent %s: command refused: %s", agent.id, reason)
 
 
 def _closed(case: Case) -> bool:

@@ -14,12 +14,12 @@ is by fit; ``size`` caps how many of them one incident invites.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from crisiscast.channels.masking import mask_address
@@ -139,6 +139,22 @@ def find_agent(session: Session, sender: str) -> Agent | None:
     if "@" in sender:
         return session.scalar(select(Agent).where(func.lower(Agent.email) == sender.lower()))
     return session.scalar(select(Agent).where(Agent.phone == sender))
+
+
+def agents_among(connection: Connection, senders: Collection[str]) -> set[str]:
+    """Those of ``senders`` that are an agent's, as ``find_agent`` matches them, in one light
+    read: the inbound webhooks ask it of every message, a batch at a time."""
+    keys = {sender: sender.strip() for sender in senders}
+    emails = {key.lower() for key in keys.values() if "@" in key}
+    phones = {key for key in keys.values() if "@" not in key}
+    found: set[str] = set()
+    if phones:
+        query = select(Agent.phone).where(Agent.phone.in_(sorted(phones)))
+        found.update(phone for phone in connection.scalars(query) if phone)
+    if emails:
+        query = select(func.lower(Agent.email)).where(func.lower(Agent.email).in_(sorted(emails)))
+        found.update(email for email in connection.scalars(query) if email)
+    return {s for s, key in keys.items() if (key.lower() if "@" in key else key) in found}
 
 
 def load_roster(session: Session, playbook: Playbook) -> RosterReport:

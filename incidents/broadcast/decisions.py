@@ -31,14 +31,16 @@ class Content:
 class Reach:
     """Which contacts a per-recipient channel reaches, as audience names for a SQL filter.
 
-    A contact is reached when its audience lists the channel in the playbook, or when its
-    audience is not one the playbook names (``all``, the import's default): a person on the
-    list must never miss a warning because of a label.
+    A contact is reached when it is in the announcement's target (``target_id``: its resolved
+    ``target_members``; None only for a target that is explicitly everyone), and its audience
+    lists the channel in the playbook, or is not one the playbook names (``all``, the import's
+    default): a person on the list must never miss a warning because of a label.
     """
 
     channel: str
     audiences: tuple[str, ...]
     defined: tuple[str, ...]
+    target_id: int | None = None
 
 
 def address_column(channel: str) -> str:
@@ -48,10 +50,30 @@ def address_column(channel: str) -> str:
     return "phone" if channel == "sms" else "email"
 
 
-def reach(audiences: Mapping[str, Sequence[str]], channel: str) -> Reach:
-    """The audiences of a playbook that ``channel`` reaches (see :class:`Reach`)."""
+def reach(
+    audiences: Mapping[str, Sequence[str]], channel: str, target_id: int | None = None
+) -> Reach:
+    """The audiences of a playbook that ``channel`` reaches, in a target (see :class:`Reach`)."""
     chosen = tuple(sorted(name for name, kinds in audiences.items() if channel in kinds))
-    return Reach(channel, chosen, tuple(sorted(audiences)))
+    return Reach(channel, chosen, tuple(sorted(audiences)), target_id)
+
+
+# What an exercise SMS starts with, per language (CAP "Exercise": nobody may take it as real).
+EXERCISE_MARKERS = {
+    "en": "EXERCISE", "th": "การฝึกซ้อม", "lo": "ການຝຶກຊ້ອມ", "fr": "EXERCICE",
+    "es": "SIMULACRO", "de": "ÜBUNG", "it": "ESERCITAZIONE", "pt": "EXERCÍCIO",
+    "vi": "DIỄN TẬP", "zh": "演习", "ja": "訓練", "id": "LATIHAN", "ms": "LATIHAN",
+    "km": "សមយុទ្ធ", "my": "လေ့ကျင့်ခန်း",
+}  # fmt: skip
+
+
+def exercise_marked(text: str, language: str) -> str:
+    """``text`` starting with the exercise marker of its language (English when unknown);
+    unchanged when it already starts with it."""
+    marker = EXERCISE_MARKERS.get(language.split("-")[0], EXERCISE_MARKERS["en"])
+    if text.lstrip().upper().startswith(marker.upper()):
+        return text
+    return f"{marker}: {text}"
 
 
 def shards(lowest: int, highest: int, size: int = DEFAULT_SHARD_SIZE) -> list[tuple[int, int]]:

@@ -47,8 +47,17 @@ def start_broadcast(session: Session, incident_id: int, announcement_ids: Sequen
     )
 
 
-def contact_bounds(session: Session) -> tuple[int, int]:
-    """Lowest and highest contact id, ``(1, 0)`` when there are none (no shards)."""
+def contact_bounds(session: Session, target_id: int | None = None) -> tuple[int, int]:
+    """Lowest and highest contact id (of a target's members when given), ``(1, 0)`` when there
+    are none (no shards)."""
+    if target_id is not None:
+        row = session.execute(
+            text(
+                "SELECT min(contact_id), max(contact_id) FROM target_members WHERE target_id = :t"
+            ),
+            {"t": target_id},
+        ).one()
+        return (1, 0) if row[0] is None else (int(row[0]), int(row[1]))
     row = session.execute(text("SELECT min(id), max(id) FROM contacts")).one()
     return (1, 0) if row[0] is None else (int(row[0]), int(row[1]))
 
@@ -98,9 +107,13 @@ def finish_broadcast(
     )
     counts = ledger_counts(session, incident_id)
     errors = sorted({f"{r.get('channel')}: {r['error']}" for r in reports if r.get("error")})
+    # This machine's write failures (disk full): their rows are queued, a rerun sends them.
+    local = sorted({f"{r.get('channel')}: {r['error']}" for r in reports
+                    if r.get("error") and r.get("local_error")})  # fmt: skip
     summary = {
         "counts": counts,
         "errors": errors,
+        "local_errors": local,
         "shards": len(reports),
         "reconciled": reconciled + sum(int(r.get("reconciled", 0)) for r in reports),
         "unknown_after_crash": sum(int(r.get("unknown", 0)) for r in reports),

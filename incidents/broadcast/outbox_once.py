@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from crisiscast.channels.base import OutgoingMessage
 from crisiscast.channels.outbox import OutboxChannel
-from crisiscast.errors import PermanentChannelError
+from crisiscast.errors import ChannelError
 from crisiscast.incidents.audience.optout import OPTED_OUT, opted_out_addresses
 from crisiscast.incidents.broadcast import ledger as lg
 from crisiscast.incidents.broadcast.decisions import Content, Reach, Recipients, split_batch
@@ -120,7 +120,7 @@ class OutboxShard:
                         send = _unwritten(session, self.incident_id, name, send)
                         quiet = _unwritten(session, self.incident_id, name, quiet)
                         self._batch(session, send, quiet, inserter)
-                except PermanentChannelError:
+                except ChannelError:
                     with self.sessions() as session:
                         self.queued = _insert(session, self.incident_id, name, send, "queued",
                                               None)  # fmt: skip

@@ -35,9 +35,20 @@ def contacts_page(
     if defined:
         audience = f"AND (audience NOT IN ({defined})"
         audience += f" OR audience IN ({chosen}))" if chosen else ")"
+    # The target was resolved once into target_members: walk its primary key (target, contact)
+    # over the page's id range, in order, and look each contact up by id. The range is on
+    # target_members.contact_id so both databases scan the key, never the whole target a page.
+    source, key = "contacts", "contacts.id"
+    if reach.target_id is not None:
+        source = (
+            "target_members JOIN contacts ON contacts.id = target_members.contact_id "
+            f"AND target_members.target_id = {int(reach.target_id)}"
+        )
+        key = "target_members.contact_id"
     sql = (
-        f"SELECT id, {column}, language, opted_out_at IS NOT NULL FROM contacts "  # noqa: S608 - fixed SQL and checked names inlined; values bound
-        f"WHERE id > ? AND id <= ? AND {column} IS NOT NULL {audience} ORDER BY id LIMIT ?"
+        f"SELECT contacts.id, {column}, language, opted_out_at IS NOT NULL FROM {source} "  # noqa: S608 - fixed SQL and checked names inlined; values bound
+        f"WHERE {key} > ? AND {key} <= ? AND {column} IS NOT NULL "
+        f"{audience} ORDER BY {key} LIMIT ?"
     )
     with lg.driver_cursor(session) as (cursor, dialect):
         cursor.execute(sql.replace("?", "%s") if dialect == "postgresql" else sql,

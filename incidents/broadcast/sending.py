@@ -13,6 +13,9 @@ How at-most-once holds across retries, crashes and re-launches:
    mark, committed). A run killed in between leaves lines the ledger lacks; the next run reads
    the file from the mark and records them as sent before any shard starts
    (``queueing.reconcile_marks``), so they are not written again.
+4. This machine failing to write (a full disk: ``LocalWriteError``) stops the shard with its
+   rows still ``queued``, never ``failed``: the report says so (``local_error``), the command
+   exits non-zero, and the same broadcast run again once there is space sends them.
 
 So a broadcast killed with SIGKILL and run again sends only what was not sent.
 """
@@ -33,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from crisiscast.channels.base import Channel, DeliveryResult, OutgoingMessage
 from crisiscast.channels.outbox import OutboxChannel
-from crisiscast.errors import PermanentChannelError, RetryableChannelError
+from crisiscast.errors import LocalWriteError, PermanentChannelError, RetryableChannelError
 from crisiscast.incidents.audience.optout import OPTED_OUT, opted_out_addresses
 from crisiscast.incidents.broadcast import ledger as lg
 from crisiscast.incidents.broadcast.decisions import Content, Reach, backoff_seconds, pace_wait
@@ -97,6 +100,7 @@ class ShardReport:
     reconciled: int = 0
     recalled: bool = False
     error: str | None = None
+    local_error: bool = False  # ``error`` is this machine's (disk full): rows stay queued
     extra: dict[str, int] = field(default_factory=dict)
 
     def add(self, outcomes: Sequence[lg.Outcome]) -> None:
@@ -189,6 +193,9 @@ class Sender:
         except PermanentChannelError as exc:
             failed = [lg.Outcome(r.id, "failed", None, str(exc)) for r in rows]
             self._record(failed)
+            raise
+        except LocalWriteError as exc:  # nothing left: queued, with the reason, for the next run
+            self._record([lg.Outcome(r.id, "queued", None, str(exc)) for r in rows])
             raise
         if not self.marks_in_flight and all(r.status == "sent" for r in results):
             # Every queued row in [first, last] of this shard is one of ``rows``: one UPDATE.
@@ -290,8 +297,9 @@ def _record_to_outbox(
     try:
         with turn:
             writer.run(size)
-    except PermanentChannelError as exc:
+    except (PermanentChannelError, LocalWriteError) as exc:
         report.error = str(exc)
+        report.local_error = isinstance(exc, LocalWriteError)
     report.queued, report.sent = writer.queued, writer.sent
     report.suppressed, report.recalled = writer.suppressed, writer.recalled
 
@@ -349,8 +357,9 @@ def run_shard(
             break
         try:
             sender.send(rows, suppress)
-        except PermanentChannelError as exc:
+        except (PermanentChannelError, LocalWriteError) as exc:
             report.error = str(exc)
+            report.local_error = isinstance(exc, LocalWriteError)
             log.warning("incident=INC-%d channel=%s failed: %s", shard.incident_id,
                         shard.channel, exc)  # fmt: skip
             break

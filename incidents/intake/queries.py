@@ -206,7 +206,13 @@ def insert_cases(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert cases; their ids, in the order of ``rows``."""
     if not rows:
         return []
-    statement = insert(Case).returning(Case.id, sort_by_parameter_order=True)
+    # render_nulls: rows with None in different columns stay one statement (without it the ORM
+    # splits the batch by which values are None: 3-5 round trips on PostgreSQL instead of 1).
+    statement = (
+        insert(Case)
+        .returning(Case.id, sort_by_parameter_order=True)
+        .execution_options(render_nulls=True)
+    )
     return [row.id for row in session.execute(statement, list(rows))]
 
 

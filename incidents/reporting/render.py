@@ -178,18 +178,28 @@ def _summary_lines(data: ReportData, figs: Figures) -> list[str]:
     ]
 
 
+def _md_text(text: str) -> str:
+    """Text for the Markdown report, shown as written: HTML (``<script>`` in an agent's note
+    or a parameter) is escaped, since Markdown viewers render raw HTML, and ``[``/``]`` are
+    escaped so a note cannot make a link or load a remote image."""
+    escaped = html.escape(text, quote=False)
+    return escaped.replace("[", "\\[").replace("]", "\\]")
+
+
 def _md_table(table: Table) -> list[str]:
     head, rows = table
 
     def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+        return "| " + " | ".join(_md_text(c).replace("|", "\\|").replace("\n", " ")
+                                 for c in cells) + " |"  # fmt: skip
 
     return [line(head), line(["---"] * len(head)), *(line(r) for r in rows)]
 
 
 def markdown(data: ReportData, figs: Figures, images: Mapping[str, str]) -> str:
     """The report as Markdown; ``images`` maps section titles to chart (SVG) file paths."""
-    lines = [f"# {data.ref}: {data.title}", "", *(f"- {s}" for s in _summary_lines(data, figs))]
+    head = _md_text(f"{data.ref}: {data.title}").replace("\n", " ")
+    lines = [f"# {head}", "", *(f"- {_md_text(s)}" for s in _summary_lines(data, figs))]
     for title, table in _tables(data, figs):
         lines += ["", f"## {title}", ""]
         if title in images:

@@ -12,14 +12,15 @@ reading the clock, so flows and tests decide what time it is.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, create_engine, event, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -53,6 +54,7 @@ __all__ = [
 ]
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+READ_ONLY = "crisiscast_read_only"  # execution option: a transaction that only reads
 _REF = re.compile(r"^\s*(?:INC-?)?(\d+)\s*$", re.IGNORECASE)
 
 
@@ -97,7 +99,10 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")  # a snapshot to read: never waits for writers
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Store:
@@ -122,11 +127,21 @@ class Store:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:
-        """The store named by ``CRISISCAST_DATABASE_URL``; creates a SQLite file's folder."""
+        """The store named by ``CRISISCAST_DATABASE_URL``; creates a SQLite file's folder.
+
+        What it creates is its owner's alone, whatever the umask: the home and its outbox
+        0700, a SQLite file 0600 (SQLite gives its -wal and -shm files the same mode). They
+        hold phone numbers and email addresses. Existing files and folders are left as they are.
+        """
         url = normalize_url(settings.database_url)
+        for folder in (settings.home, settings.outbox_dir):
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         database = url.database
         if url.get_backend_name() == "sqlite" and database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            path = Path(database).expanduser()
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with suppress(FileExistsError):
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         return cls(url)
 
     @property
@@ -161,6 +176,23 @@ class Store:
             self.check()
         with self._translated(), self._sessions.begin() as session:
             yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection that only reads, rolled back at the end. On SQLite its transaction is
+        deferred: it reads a snapshot without taking the write lock, so a check made for every
+        request (is this sender an agent?) never queues behind the intake writer, nor it
+        behind them; and a Core statement on a connection costs about a third of an ORM
+        session's (measured 263 against 862 us). Writing in it is a mistake."""
+        if not self._schema_checked:
+            self.check()
+        with self._translated(), self.engine.connect() as connection:
+            connection = connection.execution_options(**{READ_ONLY: True})
+            with connection.begin() as transaction:
+                try:
+                    yield connection
+                finally:
+                    transaction.rollback()
 
     def dispose(self) -> None:
         """Close every pooled connection (end of process, or between tests)."""
@@ -254,9 +286,12 @@ def add_announcement(
     body: str,
     html: str | None,
     now: datetime,
+    target_id: int | None = None,
 ) -> Announcement:
-    """Record one rendered announcement (pending until a broadcast picks it up)."""
+    """Record one rendered announcement (pending until a broadcast picks it up); ``target_id``
+    names who it reaches (see ``crisiscast.incidents.audience.directory``)."""
     announcement = Announcement(
+        target_id=target_id,
         incident_id=incident_id,
         announcement_id=announcement_id,
         when=when,

@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -132,13 +133,19 @@ class Announcement(Base):
     status: Mapped[AnnouncementStatus] = mapped_column(
         _enum(AnnouncementStatus, "announcement_status"), default=AnnouncementStatus.PENDING
     )
+    # Who this announcement reaches (``targets.id``; None: nobody named one, the broadcast
+    # refuses it). No foreign key: see migration 0007.
+    target_id: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime]
 
 
 class Contact(Base):
-    """A person in an audience list. Global: the same people are reached in every incident."""
+    """A person in the directory, reached only when a target names them (a list, a filter,
+    an area). ``language`` is what the person or their file said: never rewritten to fit a
+    playbook (a playbook without it sends its fallback language)."""
 
     __tablename__ = "contacts"
+    __table_args__ = (Index("ix_contacts_latitude_longitude", "latitude", "longitude"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     audience: Mapped[str] = mapped_column(String(100), default="all", index=True)
@@ -147,6 +154,77 @@ class Contact(Base):
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
     language: Mapped[str | None] = mapped_column(String(20))
     opted_out_at: Mapped[datetime | None]
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    # Administrative area codes (e.g. ``TH-10``), tags and any extra CSV columns.
+    area_codes: Mapped[list[str]] = mapped_column(
+        DateJSON(), default=list, server_default=text("'[]'")
+    )
+    tags: Mapped[list[str]] = mapped_column(DateJSON(), default=list, server_default=text("'[]'"))
+    fields: Mapped[dict[str, Any]] = mapped_column(
+        DateJSON(), default=dict, server_default=text("'{}'")
+    )
+    region: Mapped[str | None] = mapped_column(String(2))  # the region its phone was read in
+
+
+class ContactList(Base):
+    """A named list of contacts (``flood-zone-a``): what a commander targets by name."""
+
+    __tablename__ = "contact_lists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class ContactListMember(Base):
+    __tablename__ = "contact_list_members"
+
+    list_id: Mapped[int] = mapped_column(
+        ForeignKey("contact_lists.id", ondelete="CASCADE"), primary_key=True
+    )
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class SavedFilter(Base):
+    """A named filter expression over language, tags, fields and areas (``language=th,tag=x``)."""
+
+    __tablename__ = "saved_filters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    expression: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class Target(Base):
+    """What an announcement was aimed at, as asked (``spec``) and as resolved: the contact ids
+    in ``target_members``, written once when it is resolved (none when ``everyone``)."""
+
+    __tablename__ = "targets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    spec: Mapped[dict[str, Any]] = mapped_column(DateJSON())
+    description: Mapped[str] = mapped_column(Text)
+    everyone: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    size: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
+class TargetMember(Base):
+    """One contact a target reached. No foreign key on ``contact_id``: a deleted contact stays
+    counted in what was targeted, and the insert of a million ids stays cheap."""
+
+    __tablename__ = "target_members"
+
+    target_id: Mapped[int] = mapped_column(
+        ForeignKey("targets.id", ondelete="CASCADE"), primary_key=True
+    )
+    contact_id: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
 class OptOut(Base):

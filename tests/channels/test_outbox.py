@@ -10,7 +10,7 @@ import pytest
 from crisiscast.channels.base import OutgoingMessage
 from crisiscast.channels.outbox import OutboxChannel, outbox_path, read_outbox
 from crisiscast.channels.registry import PREPARERS
-from crisiscast.errors import PermanentChannelError
+from crisiscast.errors import LocalWriteError, PermanentChannelError
 
 
 def sms(
@@ -71,11 +71,12 @@ def test_file_is_private_to_its_owner(tmp_path: Path) -> None:
     assert stat.S_IMODE((tmp_path / "sms.jsonl").stat().st_mode) == 0o600
 
 
-def test_unwritable_directory_is_a_permanent_error(tmp_path: Path) -> None:
-    """An outbox that cannot be opened fails the channel with a fix, not a traceback."""
+def test_unwritable_directory_is_a_local_write_error(tmp_path: Path) -> None:
+    """An outbox that cannot be opened fails the channel with a fix, not a traceback; it is
+    this machine's error (the deliveries stay queued), not a permanent one."""
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(PermanentChannelError, match="CRISISCAST_HOME"):
+    with pytest.raises(LocalWriteError, match="CRISISCAST_HOME"):
         OutboxChannel("sms", blocker / "outbox").send([sms("a")])
 
 
@@ -137,3 +138,14 @@ def test_a_line_without_its_content_is_reported(tmp_path: Path) -> None:
     (tmp_path / "email.contents.jsonl").unlink()
     with pytest.raises(PermanentChannelError, match=r"email\.contents\.jsonl"):
         list(read_outbox(outbox_path(tmp_path, "email")))
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_full_disk_is_a_local_write_error_naming_the_file(tmp_path: Path) -> None:
+    """A write that fails with ENOSPC names the file and the reason, as a LocalWriteError."""
+    (tmp_path / "sms.jsonl").symlink_to("/dev/full")
+    channel = OutboxChannel("sms", tmp_path)
+    with pytest.raises(LocalWriteError, match=r"sms\.jsonl: cannot write \(No space left"):
+        channel.send([sms("a")])
+    (tmp_path / "sms.jsonl").unlink()  # space is back: the same channel writes again
+    assert channel.send([sms("a")])[0].status == "sent"

@@ -132,7 +132,7 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
 def test_launch_then_status_cold(tmp_path: Path) -> None:
     """As a user types it: launch on the embedded default, then status shows the incident."""
     env = _env(tmp_path)
-    launched = _run(["launch", str(OUTAGE), "-p", "service=Payments API"], env)
+    launched = _run(["launch", str(OUTAGE), "-p", "service=Payments API", "--everyone"], env)
     assert launched.returncode == 0, launched.stderr
     assert "INC-1 launched (cold" in launched.stdout
     assert "outbox" in launched.stdout  # says plainly that nothing is really sent
@@ -179,7 +179,9 @@ def warm_server(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 def test_launch_goes_through_warm_server(warm_server: dict[str, str]) -> None:
     """With `serve` up, launch is handed to it and the incident is in the same store."""
-    launched = _run(["launch", str(OUTAGE), "-p", "service=Search", "--exercise"], warm_server)
+    launched = _run(
+        ["launch", str(OUTAGE), "-p", "service=Search", "--exercise", "--everyone"], warm_server
+    )
     assert launched.returncode == 0, launched.stderr
     assert "INC-1 launched (warm" in launched.stdout
     bad = _run(

@@ -35,17 +35,6 @@ EMAIL = {"somchai@example.org", "ann@example.org", "bob@example.org"}
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """CRISISCAST_HOME in the test's folder and no provider credentials: outbox only."""
-    path = tmp_path / "home"
-    monkeypatch.setenv("CRISISCAST_HOME", str(path))
-    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "SENDGRID_API_KEY",
-                 "SENDGRID_FROM_EMAIL", "X_BEARER_TOKEN", "CRISISCAST_APPRISE_URLS"):  # fmt: skip
-        monkeypatch.delenv(name, raising=False)
-    return path
-
-
-@pytest.fixture
 def contacts_csv(tmp_path: Path) -> Path:
     path = tmp_path / "contacts.csv"
     path.write_text(CONTACTS, encoding="utf-8")
@@ -55,7 +44,8 @@ def contacts_csv(tmp_path: Path) -> Path:
 def _launch(db_url: str) -> str:
     """A held launch: staged, not sent, so each test runs the broadcast itself."""
     params = {"area": "Mekong riverside"}
-    return launch_incident(FLOOD, params, exercise=True, database_url=db_url, send=False)
+    return launch_incident(FLOOD, params, exercise=True, database_url=db_url, send=False,
+                           target={"everyone": True})  # fmt: skip
 
 
 def _run(db_url: str, ref: str, **options: Any) -> dict[str, Any]:

@@ -63,7 +63,12 @@ def _held_incident(
     st.upgrade(db_url)
     seed_contacts(db, contacts)
     ref = launch_incident(
-        FLOOD, {"area": "Mekong riverside"}, exercise=True, database_url=db_url, send=False
+        FLOOD,
+        {"area": "Mekong riverside"},
+        exercise=True,
+        database_url=db_url,
+        send=False,
+        target={"everyone": True},
     )
     return home, db_url, ref
 

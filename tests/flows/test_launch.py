@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 OUTAGE = str(ROOT / "playbooks" / "saas-outage.yaml")
 FLOOD = str(ROOT / "playbooks" / "regional-flood.yaml")
 
+EVERYONE = {"everyone": True}  # these tests are about the launch, not whom it reaches
+
 
 @pytest.fixture(autouse=True)
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -48,7 +50,8 @@ def _flow_run_state(run_id: str) -> str:
 
 def test_launch_opens_incident_and_stages_every_message(db_url: str) -> None:
     """A held launch records the incident, its parameters, pending announcements, timeline."""
-    ref = launch_incident(OUTAGE, {"service": "Payments API"}, False, db_url, send=False)
+    ref = launch_incident(OUTAGE, {"service": "Payments API"}, False, db_url, send=False,
+                          target=EVERYONE)  # fmt: skip
     summary = _summary(db_url, ref)
     assert summary.title == "Payments API outage"
     assert summary.params["service"] == "Payments API"
@@ -87,8 +90,8 @@ def test_launch_loads_the_playbook_roster(sqlite_url: str) -> None:
     """The playbook's agents are on the roster after launch, once each even after two launches."""
     from crisiscast.incidents.agents.roster import list_agents
 
-    launch_incident(OUTAGE, {"service": "API"}, True, sqlite_url, send=False)
-    launch_incident(OUTAGE, {"service": "API"}, True, sqlite_url, send=False)
+    launch_incident(OUTAGE, {"service": "API"}, True, sqlite_url, send=False, target=EVERYONE)
+    launch_incident(OUTAGE, {"service": "API"}, True, sqlite_url, send=False, target=EVERYONE)
     store = st.Store(sqlite_url)
     try:
         with store.session() as session:
@@ -100,7 +103,7 @@ def test_launch_loads_the_playbook_roster(sqlite_url: str) -> None:
 
 def test_launch_is_a_prefect_flow_run(sqlite_url: str) -> None:
     """The incident's timeline names its Prefect flow run, which completed."""
-    ref = launch_incident(OUTAGE, {"service": "Search"}, True, sqlite_url)
+    ref = launch_incident(OUTAGE, {"service": "Search"}, True, sqlite_url, target=EVERYONE)
     launched = next(e for e in _summary(sqlite_url, ref).events if e.kind == "launched")
     assert launched.data is not None
     assert _flow_run_state(str(launched.data["flow_run_id"])) == "Completed"
@@ -109,7 +112,7 @@ def test_launch_is_a_prefect_flow_run(sqlite_url: str) -> None:
 
 def test_launch_in_every_language(sqlite_url: str) -> None:
     """A three-language playbook stages one message per channel and language."""
-    ref = launch_incident(FLOOD, {"area": "Vientiane"}, True, sqlite_url)
+    ref = launch_incident(FLOOD, {"area": "Vientiane"}, True, sqlite_url, target=EVERYONE)
     summary = _summary(sqlite_url, ref)
     assert summary.languages == ("en", "th", "lo")
     assert summary.exercise
@@ -120,7 +123,9 @@ def test_launch_in_every_language(sqlite_url: str) -> None:
 def test_bad_parameter_opens_nothing(sqlite_url: str) -> None:
     """A wrong parameter fails the run with the playbook's message and leaves no incident."""
     with pytest.raises(PlaybookError, match="eta_minutes"):
-        launch_incident(OUTAGE, {"service": "API", "eta_minutes": "soon"}, False, sqlite_url)
+        launch_incident(
+            OUTAGE, {"service": "API", "eta_minutes": "soon"}, False, sqlite_url, target=EVERYONE
+        )
     store = st.Store(sqlite_url)
     store.upgrade()
     try:

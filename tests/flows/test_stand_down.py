@@ -39,7 +39,12 @@ def lines(home: Path, kind: str) -> list[dict[str, Any]]:
 def seed(db_url: str, playbook: str = FLOOD) -> dict[str, int]:
     """A launched, broadcast incident with a resolved case, a kept case and a temporary agent."""
     ref = launch_incident(
-        playbook, {"area": "Riverside"}, exercise=True, database_url=db_url, send=False
+        playbook,
+        {"area": "Riverside"},
+        exercise=True,
+        database_url=db_url,
+        send=False,
+        target={"everyone": True},
     )
     store = Store(db_url)
     try:
@@ -75,7 +80,8 @@ def test_stand_down_closes_the_incident_everywhere(db_url: str, home: Path) -> N
     new_sms = lines(home, "sms")[sms_before:]
     all_clear = [m for m in new_sms if m["address"] == "+66800000001"]
     assert len(all_clear) == 1
-    assert all_clear[0]["text"].startswith("ยกเลิกเตือนภัย")
+    # An exercise: the SMS starts with the exercise marker in the contact's language.
+    assert all_clear[0]["text"].startswith("การฝึกซ้อม: ยกเลิกเตือนภัย")
     [csat] = [m for m in new_sms if m["address"] == CUSTOMER]
     assert csat["text"].startswith("เราช่วยเหลือคุณได้ดีแค่ไหน")
     assert current_state(home / "site" / "INC-1").status == "ended"

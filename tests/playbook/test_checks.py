@@ -2,7 +2,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from playbook_paths import ROOT
 
 from crisiscast.errors import PlaybookError, Problem
 from crisiscast.playbook import load_playbook

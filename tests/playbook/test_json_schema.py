@@ -3,7 +3,7 @@ import json
 import jsonschema
 import pytest
 import yaml
-from conftest import BROKEN, EXAMPLES
+from playbook_paths import BROKEN, EXAMPLES
 
 from crisiscast.playbook import Playbook, playbook_json_schema
 

@@ -4,7 +4,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import BROKEN, EXAMPLES
+from playbook_paths import BROKEN, EXAMPLES
 
 from crisiscast.errors import PlaybookError, Problem
 from crisiscast.playbook import Playbook, load_playbook, render

@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from playbook_paths import ROOT
 
 from crisiscast.errors import PlaybookError
 from crisiscast.playbook import Playbook, load_playbook, resolve_params

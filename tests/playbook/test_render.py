@@ -1,7 +1,7 @@
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from playbook_paths import ROOT
 
 from crisiscast.errors import PlaybookError
 from crisiscast.playbook import (

@@ -8,6 +8,7 @@ pair made for the test run.
 from __future__ import annotations
 
 import json
+import time
 from base64 import b64encode
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -119,9 +120,11 @@ def post_status(client: TestClient, params: dict[str, str], signature: str) -> i
 
 
 def sendgrid_post(client: TestClient, body: bytes, key: ec.EllipticCurvePrivateKey,
-                  *, timestamp: str = "1764061200", sent_body: bytes | None = None,
+                  *, timestamp: str | None = None, sent_body: bytes | None = None,
                   ) -> tuple[int, str]:  # fmt: skip
-    """Post ``sent_body`` (default ``body``) with SendGrid's signature over timestamp + body."""
+    """Post ``sent_body`` (default ``body``) with SendGrid's signature over timestamp + body
+    (default: signed now, as SendGrid does)."""
+    timestamp = str(int(time.time())) if timestamp is None else timestamp
     signature = key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
     response = client.post(
         "/webhooks/sendgrid/events", content=body if sent_body is None else sent_body,
@@ -274,6 +277,24 @@ def test_event_signed_with_another_key_is_refused(
     status, message = sendgrid_post(client, events("bounce", email_key), other)
     assert status == 403 and "Signature" in message
     assert row(store, EMAIL) == ("sent", None)
+
+
+@pytest.mark.parametrize(
+    ("age", "status"), [(25 * 3600 + 60, 403), (24 * 3600, 200), (-600, 403), (-60, 200)]
+)
+def test_stale_signed_events_are_refused(
+    client: TestClient, store: Store, email_key: str, signing_key: ec.EllipticCurvePrivateKey,
+    age: int, status: int,
+) -> None:  # fmt: skip
+    """Pins F2's freshness window: a correctly signed post older than 25 h (SendGrid retries
+    for up to 24 h) or over 5 min in the future is refused with 403 and changes nothing;
+    inside the window it is applied."""
+    timestamp = str(int(time.time()) - age)
+    code, message = sendgrid_post(client, events("bounce", email_key), signing_key,
+                                  timestamp=timestamp)  # fmt: skip
+    assert code == status
+    assert row(store, EMAIL)[0] == ("sent" if status == 403 else "failed")
+    assert ("refused" in message) == (status == 403)
 
 
 @pytest.mark.parametrize("tamper", ["body", "timestamp"])

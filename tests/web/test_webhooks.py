@@ -346,7 +346,9 @@ def test_agent_acks_a_case_by_sms(client: TestClient, store: Store) -> None:
 
 
 def test_agent_acks_by_email_reply(client: TestClient, store: Store, settings: Settings) -> None:
-    """An agent's email whose first line is `ACK n` acknowledges the case and is confirmed."""
+    """An agent's email whose first line is `ACK n` is read as a command, not a new case; without
+    SendGrid's SPF/DKIM passes it is not applied, and the answer says why (issue 12, F1: the
+    authenticated path, confirmed by SMS, is in test_agent_commands_web.py)."""
     from crisiscast.incidents.agents.roster import add_agent, assign_case
 
     sms(client, "200 people are trapped by the water near the school")
@@ -357,8 +359,8 @@ def test_agent_acks_by_email_reply(client: TestClient, store: Store, settings: S
     text = f"ACK {case.id}\n\nOn Tue, crisiscast wrote:\n> URGENT case {case.id}"
     assert parse_post(client, text, message_id="<agent1@example.com>") == 200
     assert count(store, Case) == 1  # a command, not a new case from the agent
-    assert only_case(store).first_responded_at is not None
+    assert only_case(store).first_responded_at is None  # the email is not authenticated
     (sent,) = [
         json.loads(x) for x in (settings.outbox_dir / "email.jsonl").read_text().splitlines()
     ]
-    assert sent["address"] == "nok@example.com" and str(case.id) in sent["text"]
+    assert sent["address"] == "nok@example.com" and "not applied" in sent["text"]

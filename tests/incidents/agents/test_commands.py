@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crisiscast.incidents.agents.commands import (
     HELP_TEXT,
+    KEYWORDS,
+    MAX_CASE_ID,
     Command,
     Rejection,
     Verb,
@@ -238,3 +242,79 @@ def test_help_and_usage_list_ask() -> None:
     result = parse("hello")
     assert isinstance(result, Rejection)
     assert "ASK 42 question" in result.reply
+
+
+# --- issue 12: numbers past the case id range (F4), CONFIRM, and parse never raises ----------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ACK 99999999999999999999999",
+        "DONE 9223372036854775808",
+        "ACK " + "๙" * 30,  # 30 Thai digits
+        "ສຳເລັດ " + "໙" * 30,  # Lao digits
+        "ACK " + "1" * 5000,  # past int()'s 4300-digit limit: must not raise either
+        "ACK 2147483648",
+    ],
+)
+def test_case_numbers_past_the_id_range_are_rejected_with_help(text: str) -> None:
+    """Pins F4 (parsing): no Command carries a number the case id column cannot hold; the reply
+    says there is no such case and to send NEXT, and stays short."""
+    result = parse(text)
+    assert isinstance(result, Rejection)
+    assert result.reply.startswith("There is no case") and "NEXT" in result.reply
+    assert len(result.reply) < 200
+
+
+def test_largest_case_id_and_leading_zeros_are_fine() -> None:
+    assert parse(f"ACK {MAX_CASE_ID}") == Command(Verb.ACK, MAX_CASE_ID)
+    assert parse("รับ " + "๐" * 30 + "๔๒") == Command(Verb.ACK, 42)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("CONFIRM 17", Command(Verb.CONFIRM, 17)),
+        ("confirm17", Command(Verb.CONFIRM, 17)),
+        ("ยืนยัน ๑๗", Command(Verb.CONFIRM, 17)),
+        ("ຢືນຢັນ 17", Command(Verb.CONFIRM, 17)),
+    ],
+)
+def test_confirm_takes_the_number_from_the_sms(text: str, expected: Command) -> None:
+    assert parse(text) == expected
+    # CONFIRM's number names an email command, not a case: authorize does not check holders.
+    assert authorize(expected, agent_id=ME, holders={}) == expected
+
+
+def test_confirm_without_a_number_says_what_to_send() -> None:
+    result = parse("CONFIRM")
+    assert isinstance(result, Rejection) and "CONFIRM 42" in result.reply
+
+
+DIGITS = "0123456789๐๑๒๓๔๕๖๗๘๙໐໑໒໓໔໕໖໗໘໙"
+WORDS = [word for table in KEYWORDS.values() for words in table.values() for word in words]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.text(),
+        st.builds(
+            lambda word, space, digits, rest: f"{word}{space}{digits}{rest}",
+            st.sampled_from(WORDS),
+            st.sampled_from(["", " ", " #", "\n", "\u00a0"]),
+            st.text(alphabet=DIGITS, max_size=60),
+            st.text(max_size=20),
+        ),
+    )
+)
+def test_parse_never_raises_and_never_overflows(text: str) -> None:
+    """Any text, including commands with Thai/Lao/Latin digits of any length, parses to a
+    Command (with a case number in range) or a Rejection, never an exception."""
+    result = parse(text)
+    assert isinstance(result, Command | Rejection)
+    if isinstance(result, Command) and result.case_id is not None:
+        assert 0 <= result.case_id <= MAX_CASE_ID
+    else:
+        assert isinstance(result, Command) or result.reply

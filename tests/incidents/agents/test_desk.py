@@ -17,7 +17,12 @@ from crisiscast.channels.outbox import outbox_path, read_outbox
 from crisiscast.config import Settings, TwilioSettings
 from crisiscast.incidents.agents import roster as ag
 from crisiscast.incidents.agents.commands import HELP_TEXT
-from crisiscast.incidents.agents.desk import handle_agent_message
+from crisiscast.incidents.agents.desk import (
+    ALREADY_APPLIED,
+    CONFIRM_WINDOW,
+    Origin,
+    handle_agent_message,
+)
 from crisiscast.incidents.store.database import Store
 from crisiscast.incidents.store.models import Agent, Assignment, Case, Incident, TimelineEvent
 
@@ -186,11 +191,52 @@ def test_help_lists_the_commands(desk: Desk) -> None:
     assert desk.send(ANN, "?") == HELP_TEXT
 
 
-def test_email_command_from_the_agents_address(desk: Desk) -> None:
-    """An agent's email address commands like their phone number."""
+def test_email_command_without_authentication_is_refused(desk: Desk) -> None:
+    """An email command whose authentication was not checked (no origin) or failed is refused
+    with why, changes nothing and is recorded (issue 12, F1)."""
     reply = desk.send("Agent1@Example.org", f"ACK {desk.case.id}")
-    assert reply is not None
-    assert reply.startswith(f"Case {desk.case.id} is yours")
+    assert reply is not None and reply.startswith("Your command was not applied")
+    failed = Origin("email", "<m1@example.org>", authenticated=False, why_not="SPF fail")
+    reply = handle_agent_message(desk.session, "agent1@example.org", "OFF", now=LATER,
+                                 origin=failed)  # fmt: skip
+    assert reply is not None and "SPF fail" in reply
+    assert desk.ann.active and desk.assignment().acked_at is None
+    refused = desk.events("agent_command_refused")
+    assert len(refused) == 2 and (refused[0].data or {})["case_id"] == desk.case.id
+
+
+def test_email_command_waits_for_the_sms_confirmation(desk: Desk, tmp_path: Path) -> None:
+    """An authenticated email command applies only once the agent's phone sends CONFIRM n
+    within the window; after 30 minutes it has expired (issue 12, F1)."""
+    twilio = TwilioSettings("AC" + "0" * 32, SecretStr("token"), from_number="+15005550006")
+    settings = Settings(home=tmp_path, database_url="sqlite://", twilio=twilio)
+    ok = Origin("email", "<m2@example.org>")
+    reply = handle_agent_message(desk.session, "agent1@example.org", f"ACK {desk.case.id}",
+                                 now=LATER, settings=settings, origin=ok)  # fmt: skip
+    assert reply is not None and "CONFIRM" in reply
+    assert desk.assignment().acked_at is None
+    (page,) = outbox(tmp_path, desk.incident.ref)
+    number = str(page["text"]).split("CONFIRM ")[1].split()[0]
+    late = LATER + CONFIRM_WINDOW + timedelta(seconds=1)
+    expired = handle_agent_message(desk.session, ANN, f"CONFIRM {number}", now=late,
+                                   origin=Origin("sms", "SM1"))  # fmt: skip
+    assert expired is not None and expired.startswith("No email command")
+    reply = handle_agent_message(desk.session, ANN, f"CONFIRM {number}", now=LATER,
+                                 origin=Origin("sms", "SM2"))  # fmt: skip
+    assert reply is not None and reply.startswith(f"Case {desk.case.id} is yours")
+    assert desk.assignment().acked_at == LATER
+
+
+def test_same_provider_id_is_applied_once(desk: Desk) -> None:
+    """A command's provider id is applied once: a replay answers "" and changes nothing
+    (issue 12, F2)."""
+    off = Origin("sms", "SM" + "7" * 32)
+    assert handle_agent_message(desk.session, ANN, "OFF", now=LATER, origin=off) is not None
+    assert not desk.ann.active
+    handle_agent_message(desk.session, ANN, "NEXT", now=LATER, origin=Origin("sms", "SM8"))
+    assert desk.ann.active
+    replay = handle_agent_message(desk.session, ANN, "OFF", now=LATER, origin=off)
+    assert replay == ALREADY_APPLIED and desk.ann.active
 
 
 def test_yes_without_an_invitation_is_answered(desk: Desk) -> None:

@@ -92,8 +92,8 @@ def test_good_rows_are_kept_and_bad_rows_reported_by_line() -> None:
     rows, report = _parse(CSV)
     assert rows == [
         (2, "+66812345678", "somchai@example.org", "th"),
-        (8, "+8562055512345", None, "lo"),  # lo-LA: its base language
-        (9, None, "ann@example.org", "en"),  # fr is not a playbook language: default (noted)
+        (8, "+8562055512345", None, "lo"),  # lo-LA: its primary language
+        (9, None, "ann@example.org", "fr"),  # kept as the file says (noted: gets the fallback)
     ]
     assert [(p.line, p.field) for p in report.rejected] == [
         (3, "phone"), (4, "phone/email"), (5, "email"), (11, "audience"),
@@ -130,7 +130,7 @@ def test_import_stores_contacts_once(store: st.Store, tmp_path: Path) -> None:
     assert (second.imported, second.already_known) == (0, 3)
     assert [(c.phone, c.language, c.audience) for c in stored] == [
         ("+66812345678", "th", "residents"), ("+8562055512345", "lo", "all"),
-        (None, "en", "all"),
+        (None, "fr", "all"),
     ]  # fmt: skip
     assert "3 imported" in first.summary() and "4 rejected" in first.summary()
 

@@ -311,6 +311,23 @@ def test_report_text_is_escaped_in_html(tmp_path: Path) -> None:
     assert "<img" not in (tmp_path / "INC-3-charts" / "agent-load.svg").read_text(encoding="utf-8")
 
 
+def test_report_text_is_escaped_in_markdown(tmp_path: Path) -> None:
+    """Markup in an agent's note, a parameter (the title) or an agent's name is text in the
+    Markdown report too: a viewer that renders HTML in Markdown shows it, never runs it."""
+    data = _data([])
+    note = TimelineEntry(T0, "note", "agent note: <script>alert(3)</script> & ![x](http://x/t.png)",
+                         None)  # fmt: skip
+    data = replace(data, title="Flood in <script>alert(1)</script>", timeline=(note,),
+                   agents=(AgentLoad("<img src=x onerror=alert(2)>", False, 1, 0),))  # fmt: skip
+    text = write_report(data, tmp_path).markdown.read_text(encoding="utf-8")
+    assert "<script" not in text and "<img" not in text and "![x](" not in text
+    assert "# INC-3: Flood in &lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert (
+        "agent note: &lt;script&gt;alert(3)&lt;/script&gt; &amp; !\\[x\\](http://x/t.png)" in text
+    )
+    assert "&lt;img src=x onerror=alert(2)&gt;" in text
+
+
 def test_collect_reads_the_report_data_from_the_store(store: Store) -> None:
     """collect() counts deliveries, cases, agent load and CSAT answers of one incident only."""
     with store.session() as session:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -258,6 +260,26 @@ def test_from_settings_creates_the_sqlite_folder_and_sets_pragmas(tmp_path: Path
     finally:
         store.dispose()
     assert (tmp_path / "new" / "home" / "crisiscast.db").is_file()
+
+
+def test_the_default_store_is_private_to_its_owner(tmp_path: Path) -> None:
+    """crisiscast.db (and its WAL) holds phone numbers and emails: 0600, in a 0700 home whose
+    outbox is 0700 too, whatever the umask."""
+    home = tmp_path / "home"
+    settings = load_settings({"CRISISCAST_HOME": str(home)})
+    old = os.umask(0o022)
+    try:
+        store = Store.from_settings(settings)
+        try:
+            store.upgrade()
+        finally:
+            store.dispose()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert stat.S_IMODE(settings.outbox_dir.stat().st_mode) == 0o700
+    for path in home.glob("crisiscast.db*"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
 
 
 def test_foreign_keys_are_enforced(store: Store) -> None:

@@ -25,6 +25,11 @@ TABLES = {
     "assignments",
     "timeline_events",
     "outbox_marks",
+    "contact_lists",
+    "contact_list_members",
+    "saved_filters",
+    "targets",
+    "target_members",
 }
 
 
