@@ -3,8 +3,8 @@
 | room         | what lives there                                                        |
 | ------------ | ----------------------------------------------------------------------- |
 | ``store``    | models, the database and its migrations, column types                   |
-| ``audience`` | contacts imported from CSV, opt-outs                                    |
-| ``broadcast``| the delivery ledger, its counts and receipts, the sending hot path       |
+| ``audience`` | the contact directory, lists, filters, areas, CSV import, opt-outs      |
+| ``broadcast``| staging, the delivery ledger, counts, receipts, reach, the hot path      |
 | ``cases``    | cases, SLA arithmetic, waiting on the customer, escalation rules         |
 | ``intake``   | inbound messages, acknowledgements, ``triage/``                          |
 | ``agents``   | roster, commands by SMS/email, assignment, paging, staffing, the sweep   |
@@ -15,6 +15,6 @@ Imports point down this list's layers: agents | intake | reporting -> cases | li
 broadcast -> audience -> store (import-linter contracts in pyproject.toml, run in CI). Pure
 decision modules (``broadcast.decisions``, ``cases.sla``, ``cases.escalation``,
 ``agents.assignment``, ``agents.staffing``, ``agents.commands``, ``intake.triage``,
-``reporting.charts``) import no storage, no I/O and no Prefect. Only ``crisiscast.flows`` and
-the interfaces (``crisiscast.cli``, ``crisiscast.web``) import Prefect.
+``reporting.charts``, ``audience.areas``) import no storage, no I/O and no Prefect. Only
+``crisiscast.flows`` and the interfaces (``crisiscast.cli``, ``crisiscast.web``) import Prefect.
 """
