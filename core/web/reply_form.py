@@ -6,7 +6,6 @@ The pages are small, valid HTML with ``lang`` set, a heading, and the message in
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -16,7 +15,7 @@ from html import escape
 
 from fastapi.responses import HTMLResponse
 
-from crisiscast.incidents.audience.csv_import import normalize_phone
+from crisiscast.incidents.audience.csv_import import normalize_email, normalize_phone
 from crisiscast.incidents.intake.acknowledge import phrase
 from crisiscast.incidents.intake.inbound import IntakeResult
 
@@ -26,24 +25,6 @@ MAX_NAME = 200
 CLIENT_LIMIT = (30, timedelta(minutes=1))
 CONTACT_LIMIT = (5, timedelta(minutes=10))
 _MAX_KEYS = 50_000
-# RFC 5322 dot-atom addresses (o'brien@, first.last+tag@, and any atext such as ! # $ % & * /
-# = ? ^ ` { | } ~), non-ASCII letters as RFC 6531 allows. Never CR/LF, spaces, < > " , ; ( )
-# or a backslash: nothing that could end a header or add a recipient where it is used.
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+"
-_LABEL = r"[^\W_](?:[\w-]{0,61}[^\W_])?"
-_TLD = r"(?:[^\W\d_]{2,63}|xn--[a-z0-9-]{1,59})"
-_EMAIL = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@(?:{_LABEL}\.)+{_TLD}")
-
-
-def reply_email(raw: str) -> str:
-    """A reply's email address, lower-cased; ValueError when it is not a usable address."""
-    email = raw.strip().lower()
-    local = email.rpartition("@")[0]
-    if len(local) > 64 or len(email) > 254 or not _EMAIL.fullmatch(email):
-        raise ValueError(f"not an email address: {raw!r}")
-    if any(c.isspace() or not c.isprintable() for c in email):  # U+2028, NEL, ...
-        raise ValueError(f"not an email address: {raw!r}")
-    return email
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +49,7 @@ def read_reply_form(form: Mapping[str, str], languages: Sequence[str]) -> ReplyF
         return "contact: give a phone number (+country code) or an email address to answer"
     try:
         if "@" in raw_contact:
-            contact = reply_email(raw_contact)
+            contact = normalize_email(raw_contact)
         else:
             contact = normalize_phone(raw_contact, "ZZ")
     except ValueError:

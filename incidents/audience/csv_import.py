@@ -52,7 +52,13 @@ _KNOWN = {
     "area_codes",
 }  # fmt: skip
 _LIST_SPLIT = re.compile(r"[;|]")
-_EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]{2,}$")
+# RFC 5322 dot-atom addresses (o'brien@, first.last+tag@, and any atext such as ! # $ % & * /
+# = ? ^ ` { | } ~), non-ASCII letters as RFC 6531 allows. Never CR/LF, spaces, < > " , ; ( )
+# or a backslash: nothing that could end a header or add a recipient where it is used.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+"
+_LABEL = r"[^\W_](?:[\w-]{0,61}[^\W_])?"
+_TLD = r"(?:[^\W\d_]{2,63}|xn--[a-z0-9-]{1,59})"
+_EMAIL = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@(?:{_LABEL}\.)+{_TLD}")
 _AUDIENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 INSERT_BATCH = 5_000
 
@@ -132,9 +138,16 @@ def normalize_phone(raw: str, default_region: str) -> str:
 
 
 def normalize_email(raw: str) -> str:
-    """Lower-cased address; ValueError when it cannot be an address."""
+    """Lower-cased address; ValueError when it cannot be an address (the CSV import and the
+    public reply form share this one check)."""
     email = raw.strip().lower()
-    if len(email) > 320 or not _EMAIL.match(email):
+    local = email.rpartition("@")[0]
+    if (
+        len(local) > 64
+        or len(email) > 254
+        or not _EMAIL.fullmatch(email)
+        or any(c.isspace() or not c.isprintable() for c in email)  # U+2028, NEL, ...
+    ):
         raise ValueError("not an email address: expected name@example.org")
     return email
 

@@ -55,7 +55,9 @@ __all__ = [
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 READ_ONLY = "crisiscast_read_only"  # execution option: a transaction that only reads
-_REF = re.compile(r"^\s*(?:INC-?)?(\d+)\s*$", re.IGNORECASE)
+# ASCII digits only (``\d`` takes Thai and other digits), at most 10 of them: ids are 32-bit.
+_REF = re.compile(r"^\s*(?:INC-?)?([0-9]{1,10})\s*\Z", re.IGNORECASE)
+MAX_ID = 2**31 - 1  # PostgreSQL ``integer``
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -311,7 +313,7 @@ def add_announcement(
 def get_incident(session: Session, ref: str | int) -> Incident:
     """Find an incident by ``INC-3``, ``3`` or 3; NotFoundError says how to find valid refs."""
     match = _REF.match(str(ref))
-    if match is None:
+    if match is None or int(match.group(1)) > MAX_ID:
         raise NotFoundError(
             f"{ref!r} is not an incident reference: use INC-<number>, e.g. INC-3. "
             "`crisiscast list` shows the incidents."

@@ -47,6 +47,7 @@ def test_impossible_numbers_are_refused(raw: str) -> None:
     [
         ("Ann@Example.ORG", "ann@example.org"),
         ("a.b+c@sub.example.co.th", "a.b+c@sub.example.co.th"),
+        ("O'Brien@Example.org", "o'brien@example.org"),
     ],
 )
 def test_emails_are_checked_and_lower_cased(raw: str, ok: str) -> None:
@@ -54,7 +55,11 @@ def test_emails_are_checked_and_lower_cased(raw: str, ok: str) -> None:
     assert normalize_email(raw) == ok
 
 
-@pytest.mark.parametrize("raw", ["ann", "ann@", "@example.org", "ann@example", "a b@example.org"])
+@pytest.mark.parametrize(
+    "raw",
+    ["ann", "ann@", "@example.org", "ann@example", "a b@example.org", "a@b.org\r\nBcc: x@y.org",
+     "<a@b.org>", "a,b@example.org"],
+)  # fmt: skip
 def test_malformed_emails_are_refused(raw: str) -> None:
     """Something that cannot be an address is refused."""
     with pytest.raises(ValueError, match="email"):

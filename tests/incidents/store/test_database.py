@@ -93,7 +93,9 @@ def test_get_incident_unknown_id_names_the_ref_and_the_list_command(store: Store
     assert "crisiscast list" in str(caught.value)
 
 
-@pytest.mark.parametrize("ref", ["", "INC-", "incident 3", "INC-3a", "-3"])
+@pytest.mark.parametrize(
+    "ref", ["", "INC-", "incident 3", "INC-3a", "-3", "INC-" + "9" * 30, "INC-2147483648", "INC-๓"]
+)
 def test_get_incident_malformed_ref_explains_the_format(store: Store, ref: str) -> None:
     """A malformed ref is a NotFoundError that shows the expected INC-<number> form."""
     with store.session() as session, pytest.raises(NotFoundError, match=r"INC-<number>"):
