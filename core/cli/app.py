@@ -29,6 +29,7 @@ from crisiscast.cli.common import (
     parse_params,
     playbook_path,
     prefect_in_process,
+    store_session,
 )
 from crisiscast.cli.targeting import (
     AreaCodeOpt,
@@ -358,8 +359,7 @@ def list_(limit: Annotated[int, typer.Option(help="How many, newest first")] = 2
     from crisiscast.incidents.store import database as st
 
     try:
-        store = open_store(current_settings())
-        with store.session() as session:
+        with store_session() as session:
             rows = [
                 (
                     i.ref,
@@ -370,7 +370,6 @@ def list_(limit: Annotated[int, typer.Option(help="How many, newest first")] = 2
                 )
                 for i in st.list_incidents(session, limit=limit)
             ]
-        store.dispose()
     except CrisiscastError as exc:
         raise fail(exc) from None
     table = Table("incident", "status", "exercise", "title", "opened (UTC)")
@@ -386,10 +385,8 @@ def status(incident: Annotated[str, typer.Argument(help="Incident ref, e.g. INC-
     from crisiscast.incidents.store import database as st
 
     try:
-        store = open_store(current_settings())
-        with store.session() as session:
+        with store_session() as session:
             summary = incident_summary(session, st.get_incident(session, incident))
-        store.dispose()
     except CrisiscastError as exc:
         raise fail(exc) from None
     _print_summary(summary)

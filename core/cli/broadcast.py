@@ -17,6 +17,7 @@ from crisiscast.cli.common import (
     open_store,
     out,
     prefect_in_process,
+    store_session,
 )
 from crisiscast.cli.targeting import EveryoneOpt, FilterOpt, ListOpt, target_json
 from crisiscast.errors import ConfigError, CrisiscastError
@@ -276,10 +277,8 @@ def recall(incident: Annotated[str, typer.Argument(help="Incident ref, e.g. INC-
     from crisiscast.incidents.broadcast.delivery import recall as recall_deliveries
 
     try:
-        store = open_store(current_settings())
-        with store.session() as session:
+        with store_session() as session:
             suppressed = recall_deliveries(session, incident, now=datetime.now(UTC))
-        store.dispose()
     except CrisiscastError as exc:
         raise fail(exc) from None
     out.print(f"{incident}: recalled; {suppressed} queued deliveries will not be sent.")

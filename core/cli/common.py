@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -71,6 +73,18 @@ def open_store(settings: Settings) -> Any:
     store = st.Store.from_settings(settings)
     store.upgrade()
     return store
+
+
+@contextmanager
+def store_session() -> Iterator[Any]:
+    """One session (one transaction) on the current store, disposed of afterwards even when the
+    command fails: what a command that reads or makes one change needs."""
+    store = open_store(current_settings())
+    try:
+        with store.session() as session:
+            yield session
+    finally:
+        store.dispose()
 
 
 def prefect_in_process() -> None:

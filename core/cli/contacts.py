@@ -11,7 +11,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from crisiscast.cli.common import RegionOpt, current_settings, err, fail, open_store, out
+from crisiscast.cli.common import (
+    RegionOpt,
+    current_settings,
+    err,
+    fail,
+    open_store,
+    out,
+    store_session,
+)
 from crisiscast.cli.targeting import RejectsOpt
 from crisiscast.errors import CrisiscastError
 
@@ -90,10 +98,8 @@ def lists() -> None:
     from crisiscast.incidents.audience.directory import list_counts
 
     try:
-        store = open_store(current_settings())
-        with store.session() as session:
+        with store_session() as session:
             rows = list_counts(session)
-        store.dispose()
     except CrisiscastError as exc:
         raise fail(exc) from None
     if not rows:
@@ -113,10 +119,8 @@ def filters(ctx: typer.Context) -> None:
     from crisiscast.incidents.audience.directory import saved_filters
 
     try:
-        store = open_store(current_settings())
-        with store.session() as session:
+        with store_session() as session:
             rows = saved_filters(session)
-        store.dispose()
     except CrisiscastError as exc:
         raise fail(exc) from None
     if not rows:
