@@ -60,6 +60,14 @@ class NotFoundError(StoreError):
     """An id that names nothing in the store."""
 
 
+class AccessError(CrisiscastError):
+    """Who you are could not be established, or your role may not do this (401/403)."""
+
+    def __init__(self, message: str, *, signed_in: bool = True) -> None:
+        super().__init__(message)
+        self.signed_in = signed_in  # False: no or bad credentials (401); True: no right (403)
+
+
 class ChannelError(CrisiscastError):
     """A whole channel could not send; individual recipients' failures are returned as results."""
 

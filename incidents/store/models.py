@@ -316,6 +316,28 @@ class Case(Base):
     resolved_at: Mapped[datetime | None]
     paused_at: Mapped[datetime | None]  # SLA clock stopped while waiting on the customer
     paused_total_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The customer's answer to the stand-down's satisfaction question (1-5), on the case asked.
+    csat_score: Mapped[int | None] = mapped_column(Integer, default=None)
+    csat_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CaseEntry(Base):
+    """One line of a case's conversation besides the customer's own messages (those are
+    ``inbound_messages``): what we sent them (auto-reply, ``ASK``, a reply, a reminder, the
+    CSAT question), what was relayed to an agent, and internal notes. Append-only."""
+
+    __tablename__ = "case_entries"
+    __table_args__ = (Index("ix_case_entries_case_at", "case_id", "at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    # note | reply | ask | answer | auto_reply | reminder | csat_question | relay | status
+    kind: Mapped[str] = mapped_column(String(30))
+    author: Mapped[str] = mapped_column(String(200))  # "agent:3 Noi", "user:1 ana", "crisiscast"
+    channel: Mapped[str | None] = mapped_column(String(50))  # None: internal (a note)
+    body: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None] = mapped_column(DateJSON(), default=None)
 
 
 class InboundMessage(Base):
@@ -384,6 +406,119 @@ class TimelineEvent(Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(DateJSON())
 
 
+class UserRole(StrEnum):
+    """What a person may do (incidents/people/roles.py holds the matrix)."""
+
+    COMMANDER = "commander"
+    COMMS = "comms"
+    AGENT = "agent"
+    VIEWER = "viewer"
+
+
+class User(Base):
+    """A person who signs in to the console or calls the API. Agents who use the console are
+    users linked to their ``agents`` row; agents who only text need no user."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(Text)
+    role: Mapped[UserRole] = mapped_column(_enum(UserRole, "user_role"))
+    password_hash: Mapped[str | None] = mapped_column(Text)  # Argon2id; None: API tokens only
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ApiToken(Base):
+    """A user's API token, stored as its SHA-256: the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie holds a random id, the table its SHA-256 and the CSRF
+    token its forms must echo. Revoked at sign-out; expires on its own."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    client: Mapped[str | None] = mapped_column(String(100))  # the address it signed in from
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ApprovalStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+class Approval(Base):
+    """A launch, update or recall waiting for a second person (two-person rule). ``request``
+    is what will run once approved; ``preview`` is what both people saw (reach per channel and
+    language, SMS segments and cost)."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (Index("ix_approvals_status", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # launch | update | recall
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    request: Mapped[dict[str, Any]] = mapped_column(DateJSON())
+    preview: Mapped[dict[str, Any] | None] = mapped_column(DateJSON())
+    status: Mapped[ApprovalStatus] = mapped_column(
+        _enum(ApprovalStatus, "approval_status"), default=ApprovalStatus.PENDING
+    )
+    # Who asked: a user, or None for the CLI on this machine (``requester`` names either).
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    requester: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[datetime]
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+    reason: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(DateJSON(), default=None)
+
+
+class AuditEvent(Base):
+    """Who did what, when, from where, and what changed. Append-only, like the timeline; no
+    foreign keys, so the record outlives the user, incident or case it names."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_at", "at", "id"),
+        Index("ix_audit_events_incident", "incident_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))  # "user:1 ana", "agent:3 Noi", "cli"
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(50))  # login, launch, approve, case.status...
+    incident_id: Mapped[int | None] = mapped_column(Integer)
+    subject: Mapped[str | None] = mapped_column(String(200))  # "case 42", "INC-3", "user 2"
+    source: Mapped[str] = mapped_column(String(100))  # "api 127.0.0.1", "sms", "email", "cli"
+    detail: Mapped[dict[str, Any] | None] = mapped_column(DateJSON())
+
+
 def _refuse_change(mapper: Mapper[Any], connection: Any, target: TimelineEvent) -> None:
     raise StoreError(
         f"timeline event {target.id} of incident INC-{target.incident_id} cannot be changed or "
@@ -393,3 +528,13 @@ def _refuse_change(mapper: Mapper[Any], connection: Any, target: TimelineEvent) 
 
 event.listen(TimelineEvent, "before_update", _refuse_change)
 event.listen(TimelineEvent, "before_delete", _refuse_change)
+
+
+def _refuse_audit_change(mapper: Mapper[Any], connection: Any, target: AuditEvent) -> None:
+    raise StoreError(
+        f"audit event {target.id} cannot be changed or deleted: the audit log is append-only."
+    )
+
+
+event.listen(AuditEvent, "before_update", _refuse_audit_change)
+event.listen(AuditEvent, "before_delete", _refuse_audit_change)
