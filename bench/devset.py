@@ -95,3 +95,36 @@ def load(path: Path = DATA) -> list[Row]:
 def subset(rows: list[Row], split: str, genres: tuple[str, ...] | None = None) -> list[Row]:
     """Rows of one split, optionally only some genres."""
     return [r for r in rows if r.split == split and (genres is None or r.genre in genres)]
+
+
+REPLIES = Path(__file__).resolve().parents[1] / "datasets" / "replies"
+REPLY_LANGUAGES = ("en", "th", "lo")
+PLAYBOOKS = Path(__file__).resolve().parents[1] / "playbooks"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One reply of the labelled en/th/lo set: its playbook, severity, category and route need."""
+
+    playbook: str
+    severity: str
+    category: str
+    need: str | None  # None: no route ("none" in the file)
+    text: str
+
+
+def load_replies(language: str, part: str, folder: Path = REPLIES) -> list[Reply]:
+    """One language's dev or test part of datasets/replies (tab-separated, with a header)."""
+    path = folder / f"{language}.{part}.tsv"
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+    return [
+        Reply(
+            r["playbook"],
+            r["severity"],
+            r["category"],
+            None if r["need"] == "none" else r["need"],
+            r["text"],
+        )
+        for r in rows
+    ]

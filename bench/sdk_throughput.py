@@ -4,7 +4,8 @@ A minimal asyncio HTTP/1.1 server (keep-alive, answers every POST with a Twilio-
 in its own process on 127.0.0.1, so the clients do not share its interpreter. Then, one after
 another, each client sends the same number of Messages.json POSTs:
 
-- the SDK path: ``TwilioSmsChannel.send`` (twilio SDK over requests), batches of 100, T threads;
+- the SDK path: ``TwilioSmsChannel.send`` (the twilio SDK's async interface on aiohttp, one
+  request in flight per channel), its batch size, T threads with a channel each;
 - raw httpx: ``httpx.Client`` POSTs with the same form and basic auth, T threads;
 - raw httpx async (concurrency 10) and, if installed, aiohttp (concurrency 100), for reference.
   httpx comes with Prefect; aiohttp is optional.
@@ -105,15 +106,17 @@ def sdk(url: str, count: int, threads: int) -> float:
     from pydantic import SecretStr
 
     from crisiscast.channels.base import OutgoingMessage
-    from crisiscast.channels.twilio_sms import RedirectingHttpClient, TwilioSmsChannel
-    from crisiscast.config import TwilioSettings
+    from crisiscast.channels.twilio_sms import TwilioSmsChannel
+    from crisiscast.config import SenderRate, TwilioSettings
 
+    # One request in flight per thread, as the raw clients; no pacing (an unbounded sender).
     settings = TwilioSettings(
-        account_sid=SID, auth_token=SecretStr(TOKEN), from_number=FORM["From"]
-    )
+        account_sid=SID, auth_token=SecretStr(TOKEN), from_number=FORM["From"],
+        senders=(SenderRate(FORM["From"], 1e9, 1e9),), concurrency=1,
+    )  # fmt: skip
 
     def work(n: int) -> int:
-        channel = TwilioSmsChannel(settings, http_client=RedirectingHttpClient(url))
+        channel = TwilioSmsChannel(settings, base_url=url)
         sent = 0
         for start in range(0, n, channel.batch_size):
             batch = [
@@ -121,6 +124,7 @@ def sdk(url: str, count: int, threads: int) -> float:
                 for i in range(min(channel.batch_size, n - start))
             ]
             sent += sum(r.status == "sent" for r in channel.send(batch))
+        channel.close()
         return sent
 
     return _threads(count, threads, work)

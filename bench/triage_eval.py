@@ -1,48 +1,117 @@
-"""Triage evaluation on the development set: quality per severity, then speed on one core.
+"""Triage evaluation: three systems side by side, on the development set and on en/th/lo replies.
 
-    python bench/triage_eval.py                      # test split, genres direct + social
-    python bench/triage_eval.py --split validation   # what thresholds were chosen on
+    python bench/triage_eval.py          # dev test split (direct + social), replies test part
+    python bench/triage_eval.py --split validation --part dev   # what was tuned on
+    python bench/triage_eval.py --cli 25000          # + `crisiscast triage` throughput
 
-Four systems in one run, on the README's severity mapping: (a) keyword rules only (the
-built-in config without the model), (b) the full triage (rules + shipped model, operating point
-tuned for macro-F1 on validation), (c) and (d) the full triage with an urgent cut the training
-chose on validation: for urgent recall 0.80, and for the best urgent F2. Speed is measured for
-(b), one reply at a time.
+Systems: (a) keyword rules only (the built-in or playbook rules, no model); (b) the rules with
+the previous shipped model (bench/data/triage_model_previous.json.gz, format 1) at the point it
+shipped with (``balanced``: plain most likely class); (c) the rules with the new model at the
+default operating point (``urgent_recall``); (d) the new model at its ``balanced`` point, for
+the macro-F1 a playbook trading recall for precision gets. On the development set:
+macro-F1, per-class precision / recall and urgent recall and precision. On the labelled replies
+(datasets/replies, each reply triaged with its own playbook): urgent recall, route accuracy
+(the need the reply's category and danger select) and macro-F1 of severity. Speed is for (c),
+one reply at a time in this process; ``--cli N`` also pipes N lines through the CLI.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from functools import cache
+from pathlib import Path
 
-from devset import REPLY_GENRES, SEVERITIES, Row, load, subset
+from devset import (
+    PLAYBOOKS,
+    REPLY_GENRES,
+    REPLY_LANGUAGES,
+    SEVERITIES,
+    Reply,
+    load,
+    load_replies,
+    subset,
+)
 
-from crisiscast.incidents.intake.triage import default_config, default_model, load_model, triage
+from crisiscast.incidents.intake.triage import (
+    TriageConfig,
+    TriageModel,
+    config_from_playbook,
+    default_config,
+    load_model,
+    triage,
+)
+from crisiscast.playbook import load_playbook
+
+PREVIOUS = Path(__file__).resolve().parent / "data" / "triage_model_previous.json.gz"
 
 
-def report(name: str, gold: list[str], predicted: list[str]) -> None:
-    """Print macro-F1, urgent recall and per-class precision / recall."""
+class System:
+    """One triage system: rules, and optionally a model at an operating point."""
+
+    def __init__(self, name: str, model: TriageModel | None, point: str | None) -> None:
+        self.name, self.model, self.point = name, model, point
+
+    def config(self, base: TriageConfig) -> TriageConfig:
+        """The base config with this system's model switch and operating point."""
+        if self.model is None:
+            return replace(base, use_model=False)
+        return replace(base, operating_point=self.point or base.operating_point)
+
+    def severity(self, text: str, config: TriageConfig) -> tuple[str, str | None]:
+        """Severity and route need of one reply."""
+        result = triage(text, config, model=self.model)
+        return result.severity, result.need
+
+
+def scores(gold: list[str], predicted: list[str]) -> dict[str, float]:
+    """Macro-F1 and per-class precision / recall (keys like ``urgent_P``)."""
+    out: dict[str, float] = {}
     f1s = []
-    lines = []
     for label in SEVERITIES:
         tp = sum(g == p == label for g, p in zip(gold, predicted, strict=True))
-        n_pred = predicted.count(label)
-        n_gold = gold.count(label)
+        n_pred, n_gold = predicted.count(label), gold.count(label)
         precision = tp / n_pred if n_pred else 0.0
         recall = tp / n_gold if n_gold else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        f1s.append(f1)
-        lines.append(f"    {label:<7} P {precision:.3f}  R {recall:.3f}  F1 {f1:.3f}  n={n_gold}")
-    accuracy = sum(g == p for g, p in zip(gold, predicted, strict=True)) / len(gold)
-    urgent_recall = lines[0].split("R ")[1].split()[0]
-    print(
-        f"{name}: macro-F1 {statistics.fmean(f1s):.3f}  urgent recall {urgent_recall}  "
-        f"accuracy {accuracy:.3f}"
+        f1s.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+        out[f"{label}_P"], out[f"{label}_R"] = precision, recall
+    out["macro_F1"] = statistics.fmean(f1s)
+    return out
+
+
+def table(title: str, rows: list[str], columns: dict[str, dict[str, float]]) -> None:
+    """A markdown table: one row per figure, one column per system."""
+    print(f"\n{title}\n")
+    print("| figure | " + " | ".join(columns) + " |")
+    print("| --- |" + " ---: |" * len(columns))
+    for row in rows:
+        print(f"| {row} | " + " | ".join(f"{c[row]:.3f}" for c in columns.values()) + " |")
+
+
+@cache
+def playbook_config(name: str) -> TriageConfig:
+    """The triage config of one example playbook (loaded once)."""
+    return config_from_playbook(load_playbook(PLAYBOOKS / f"{name}.yaml"))
+
+
+def replies_figures(system: System, replies: list[Reply]) -> dict[str, float]:
+    """Urgent recall, route accuracy and macro-F1 on labelled replies."""
+    predicted = [
+        system.severity(r.text, system.config(playbook_config(r.playbook))) for r in replies
+    ]
+    gold = [r.severity for r in replies]
+    figures = scores(gold, [p[0] for p in predicted])
+    figures["route_accuracy"] = statistics.fmean(
+        p[1] == r.need for p, r in zip(predicted, replies, strict=True)
     )
-    print("\n".join(lines))
+    return figures
 
 
 def speed(texts: list[str], warm_up: list[str], run: Callable[[str], object]) -> None:
@@ -64,43 +133,69 @@ def speed(texts: list[str], warm_up: list[str], run: Callable[[str], object]) ->
     p50 = latencies[len(latencies) // 2] / 1e6
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] / 1e6
     print(
-        f"speed: {len(texts) / elapsed:,.0f} replies/s, p50 {p50:.3f} ms, p99 {p99:.3f} ms "
-        f"({len(texts)} replies, one at a time, 1 core)"
+        f"\nspeed in-process: {len(texts) / elapsed:,.0f} replies/s, p50 {p50:.3f} ms, "
+        f"p99 {p99:.3f} ms ({len(texts)} replies, one at a time, 1 core)"
+    )
+
+
+def cli_speed(texts: list[str], count: int) -> None:
+    """``crisiscast triage`` on ``count`` lines from stdin to a file, start-up included."""
+    lines = "".join(
+        t.replace("\n", " ") + "\n" for t in (texts * (count // len(texts) + 1))[:count]
+    )
+    exe = shutil.which("crisiscast", path=str(Path(sys.executable).parent)) or "crisiscast"
+    start = time.perf_counter()
+    done = subprocess.run([exe, "triage"], input=lines.encode(), capture_output=True, check=True)
+    elapsed = time.perf_counter() - start
+    out = done.stdout.decode().count("\n")
+    print(
+        f"crisiscast triage: {count:,} lines in {elapsed:.2f} s = {count / elapsed:,.0f}/s "
+        f"({out} lines out)"
     )
 
 
 def main() -> None:
-    """Run the three systems on one split and print the figures."""
+    """Run the three systems on one dev split and one replies part, then the speed checks."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", default="test", choices=("test", "validation"))
+    parser.add_argument("--part", default="test", choices=("test", "dev"))
+    parser.add_argument("--cli", type=int, default=0, help="also time the CLI on N lines")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the target says
     everything = load()
-    rows: list[Row] = subset(everything, args.split, REPLY_GENRES)
+    rows = subset(everything, args.split, REPLY_GENRES)
     other = "validation" if args.split == "test" else "test"
     warm_up = [r.text for r in subset(everything, other, REPLY_GENRES)]
-    gold = [r.severity for r in rows]
-    texts = [r.text for r in rows]
-    print(f"split={args.split} genres={'+'.join(REPLY_GENRES)} replies={len(rows)}")
-    rules_only = default_config(use_model=False)
-    full = default_config()
-    cut = default_model().urgent_cut
-    report("(a) keyword rules", gold, [triage(t, rules_only).severity for t in texts])
-    report("(b) full triage", gold, [triage(t, full).severity for t in texts])
-    report(
-        f"(c) full, urgent cut {cut:.3f}",
-        gold,
-        [triage(t, full, urgent_cut=cut).severity for t in texts],
+    gold, texts = [r.severity for r in rows], [r.text for r in rows]
+    systems = [
+        System("(a) keyword rules", None, None),
+        System("(b) previous model", load_model(PREVIOUS), "balanced"),
+        System("(c) new, urgent_recall", load_model(), None),
+        System("(d) new, balanced", load_model(), "balanced"),
+    ]
+    base = default_config()
+    dev = {s.name: scores(gold, [s.severity(t, s.config(base))[0] for t in texts]) for s in systems}
+    print(f"development set split={args.split} genres={'+'.join(REPLY_GENRES)} replies={len(rows)}")
+    table(
+        "Development set (severity)",
+        ["macro_F1", *(f"{c}_{m}" for c in SEVERITIES for m in "PR")],
+        dev,
     )
-    f2_cut = default_model().urgent_cut_f2
-    report(
-        f"(d) full, urgent cut {f2_cut:.3f} (best F2 on validation)",
-        gold,
-        [triage(t, full, urgent_cut=f2_cut).severity for t in texts],
-    )
+    for language in REPLY_LANGUAGES:
+        replies = load_replies(language, args.part)
+        figures = {s.name: replies_figures(s, replies) for s in systems}
+        table(
+            f"Replies {language} ({args.part} part, {len(replies)} replies)",
+            ["urgent_R", "urgent_P", "route_accuracy", "macro_F1"],
+            figures,
+        )
     fresh = load_model()  # its word cache has seen none of the replies above
-    speed(texts, warm_up, lambda t: triage(t, full, model=fresh))
+    new = systems[2].config(base)
+    print(f"\nload average before the speed run: {os.getloadavg()[0]:.1f} (2 cores shared)")
+    speed(texts, warm_up, lambda t: triage(t, new, model=fresh))
+    if args.cli:
+        cli_speed(texts + warm_up, args.cli)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 How to add a channel:
 1. Create ``channels/<provider>_<medium>.py`` with a ``Channel`` subclass.
 2. Declare what it is as class attributes: ``kind``, ``name``, ``max_length``, ``encoding``,
-   ``batch_size``, ``rate_per_second`` (the provider's *published* limits), ``needs_address``.
+   ``batch_size``, ``rate_per_second`` (the provider's *published* limits), ``needs_address``;
+   ``paces_itself`` when ``send`` keeps to per-sender rates (``channels/senders.py``,
+   ``channels/dispatch.py``).
 3. Implement ``prepare`` as a pure function of the message (split, truncate, count segments):
    previews and the outbox use it without touching the network.
 4. Implement ``send``: return one ``DeliveryResult`` per message, in order. Raise
@@ -103,6 +105,9 @@ class Channel(ABC):
     rate_per_second: ClassVar[float | None] = None
     #: Whether each message needs a recipient address (SMS, email) or goes to everyone.
     needs_address: ClassVar[bool] = True
+    #: True when ``send`` keeps to the provider's rates itself (a sender pool, a request
+    #: bucket): the caller must not pace it again with ``rate_per_second``.
+    paces_itself: ClassVar[bool] = False
 
     @abstractmethod
     def to_url(self, redact: bool = True) -> str:
@@ -154,10 +159,27 @@ def check_batch_size(channel: Channel, batch: Sequence[OutgoingMessage]) -> None
 
 @dataclass(frozen=True, slots=True)
 class ChannelTrouble:
-    """The whole channel failed mid-batch (rate limit, outage, bad credentials)."""
+    """The whole channel failed mid-batch (rate limit, outage, bad credentials).
+
+    ``unknown_key``: the message whose request timed out, so it may have been sent. It is
+    settled as failed ("outcome unknown"), never sent again, by this provider or a failover one:
+    a recipient gets a message at most once.
+    """
 
     retryable: bool
     reason: str
+    unknown_key: str | None = None
+
+
+UNKNOWN_OUTCOME = "outcome unknown"
+DEFERRED = "deferred"
+
+
+def is_deferred(result: DeliveryResult) -> bool:
+    """Whether ``result`` is a message the channel never handed over (safe to send elsewhere)."""
+    return (
+        result.status == "failed" and result.retryable and (result.error or "").startswith(DEFERRED)
+    )
 
 
 def settle(
@@ -168,15 +190,24 @@ def settle(
 ) -> list[DeliveryResult]:
     """Stop a batch at channel trouble without repeating what was already sent.
 
-    Nothing sent yet: raise, so the caller retries (or stops) the whole batch. Something sent:
-    return those results and the ``pending`` messages as failed + retryable ("deferred"), so a
-    retry sends only what was not sent.
+    Nothing sent yet: raise, so the caller retries (or stops) the whole batch. Something sent, or
+    a message whose outcome is unknown (``trouble.unknown_key``): return those results and the
+    ``pending`` messages as failed + retryable ("deferred"), so a retry sends only what was not
+    sent, and the unknown one is failed for good.
     """
-    if not any(result.status == "sent" for result in done):
+    unknown = [m for m in pending if m.key == trouble.unknown_key]
+    pending = [m for m in pending if m.key != trouble.unknown_key]
+    handed = any(r.status == "sent" or (r.error or "").startswith(UNKNOWN_OUTCOME) for r in done)
+    if not unknown and not handed:
         error = RetryableChannelError if trouble.retryable else PermanentChannelError
         raise error(f"{channel.name}: {trouble.reason}")
-    deferred = f"deferred: {trouble.reason}"
-    return done + [DeliveryResult.failed(m.key, deferred, retryable=True) for m in pending]
+    lost = f"{UNKNOWN_OUTCOME}: {trouble.reason}; not sent again"
+    deferred = f"{DEFERRED}: {trouble.reason}"
+    return (
+        done
+        + [DeliveryResult.failed(m.key, lost) for m in unknown]
+        + [DeliveryResult.failed(m.key, deferred, retryable=True) for m in pending]
+    )
 
 
 def send_each(

@@ -28,19 +28,34 @@ PREPARERS: dict[ChannelKind, Preparer] = {
 
 
 def _twilio(settings: Settings) -> Channel | None:
+    """Twilio SMS over the account's sender pool; with ``TWILIO_FALLBACK_*``, failover to it."""
     if settings.twilio is None:
         return None
+    from crisiscast.channels.failover import with_failover
     from crisiscast.channels.twilio_sms import TwilioSmsChannel
 
-    return TwilioSmsChannel(settings.twilio)
+    primary = TwilioSmsChannel(settings.twilio)
+    backup = settings.twilio_fallback
+    secondary = TwilioSmsChannel(backup) if backup else None
+    key = f"sms:twilio:{settings.twilio.account_sid}"
+    return with_failover(primary, secondary, settings.failover, key)
 
 
 def _sendgrid(settings: Settings) -> Channel | None:
+    """SendGrid email, failing over to ``SENDGRID_FALLBACK_*`` (another account) or else to
+    ``CRISISCAST_SMTP_URL``; SMTP alone when SendGrid is not configured."""
+    from crisiscast.channels.smtp_email import smtp_channel
+
     if settings.sendgrid is None:
-        return None
+        return smtp_channel(settings.smtp)
+    from crisiscast.channels.failover import with_failover
     from crisiscast.channels.sendgrid_email import SendGridEmailChannel
 
-    return SendGridEmailChannel(settings.sendgrid)
+    primary = SendGridEmailChannel(settings.sendgrid)
+    backup = settings.sendgrid_fallback
+    secondary = SendGridEmailChannel(backup) if backup else smtp_channel(settings.smtp)
+    key = f"email:sendgrid:{settings.sendgrid.from_email}"
+    return with_failover(primary, secondary, settings.failover, key)
 
 
 def _x(settings: Settings) -> Channel | None:

@@ -3,22 +3,29 @@
 One request carries up to 1,000 personalizations (SendGrid's published limit) sharing one
 content, so a batch is grouped by (language, subject, text, html): each group is one request,
 each recipient one personalization whose ``custom_args.delivery_key`` lets the event webhook
-map events back to the delivery. 429/5xx/timeouts are channel trouble (retryable); 400, 401,
-403 and 413 are permanent, with SendGrid's reason (addresses masked).
+map events back to the delivery. Requests keep to the account's request rate
+(``SENDGRID_REQUESTS_PER_SECOND``, a token bucket shared by the process's shards); a 429 holds
+the bucket until ``Retry-After`` / ``X-RateLimit-Reset`` and sends the same request again (it
+was not accepted). 5xx and connection errors are channel trouble (retryable); a timeout leaves
+that request's recipients failed with "outcome unknown" (never sent twice); 400, 401, 403 and
+413 are permanent, with SendGrid's reason (addresses masked).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
 from crisiscast.channels.base import (
+    UNKNOWN_OUTCOME,
     Channel,
     ChannelKind,
     ChannelTrouble,
@@ -29,7 +36,9 @@ from crisiscast.channels.base import (
     missing_address,
     settle,
 )
+from crisiscast.channels.dispatch import DEFAULT_HOLD_SECONDS, MAX_RATE_LIMITED, retry_after_seconds
 from crisiscast.channels.masking import mask_email, mask_secret
+from crisiscast.channels.senders import SenderSpec, TokenBucket, shared_bucket
 from crisiscast.config import SendGridSettings
 
 MAX_PERSONALIZATIONS = 1000
@@ -102,6 +111,7 @@ class SendGridEmailChannel(Channel):
     batch_size: ClassVar[int] = MAX_PERSONALIZATIONS
     rate_per_second: ClassVar[float | None] = None  # no published per-second limit for mail/send
     needs_address: ClassVar[bool] = True
+    paces_itself: ClassVar[bool] = True  # requests keep to settings.requests_per_second
 
     def __init__(
         self,
@@ -109,11 +119,21 @@ class SendGridEmailChannel(Channel):
         *,
         host: str = "https://api.sendgrid.com",
         timeout: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
         self.host = host
         self.timeout = timeout
+        self.clock = clock
+        self.sleep = sleep
         self._client = SendGridAPIClient(api_key=settings.api_key.get_secret_value(), host=host)
+        # Keyed by a digest of the key: the process's shards share one budget per account.
+        account = hashlib.sha256(settings.api_key.get_secret_value().encode()).hexdigest()[:16]
+        spec = SenderSpec.at(settings.from_email, settings.requests_per_second)
+        self.bucket: TokenBucket = shared_bucket(f"sendgrid:{account}", spec, clock)
+        self.requests = 0  # mail/send requests made (the benchmark reports them)
+        self.rate_limited = 0
 
     def to_url(self, redact: bool = True) -> str:
         """``sendgrid-email://****@<from>`` with the API key masked."""
@@ -140,8 +160,13 @@ class SendGridEmailChannel(Channel):
         done: list[DeliveryResult] = []
         pending = [m for group in groups.values() for m in group]
         for content, messages in groups.items():
-            result = self._post(content, messages)
+            result = self._post_paced(content, messages)
             if isinstance(result, ChannelTrouble):
+                if result.unknown_key is not None:  # the request timed out: all of it unknown
+                    lost = f"{UNKNOWN_OUTCOME}: {result.reason}; not sent again"
+                    done += [DeliveryResult.failed(m.key, lost) for m in messages]
+                    pending = pending[len(messages) :]
+                    result = ChannelTrouble(result.retryable, result.reason)
                 settled = settle(self, done + list(outcome.values()), pending, result)
                 outcome.update((r.key, r) for r in settled)
                 break
@@ -159,16 +184,39 @@ class SendGridEmailChannel(Channel):
             return DeliveryResult.failed(message.key, "email needs a subject: set one")
         return None
 
-    def _post(
+    def _post_paced(
         self, content: Content, messages: list[OutgoingMessage]
     ) -> list[DeliveryResult] | ChannelTrouble:
+        """One request within the account's request rate; a 429 waits and sends it again."""
+        result: list[DeliveryResult] | ChannelTrouble | float | None = None
+        for _ in range(MAX_RATE_LIMITED):
+            wait = self.bucket.reserve() - self.clock()
+            if wait > 0:
+                self.sleep(wait)
+            result = self._post(content, messages)
+            if not isinstance(result, float | None):
+                return result
+            self.rate_limited += 1
+            self.bucket.hold(result if result is not None else DEFAULT_HOLD_SECONDS)
+        return ChannelTrouble(True, f"SendGrid rate limited {MAX_RATE_LIMITED} times in a row")
+
+    def _post(
+        self, content: Content, messages: list[OutgoingMessage]
+    ) -> list[DeliveryResult] | ChannelTrouble | float | None:
+        """The request's results, its trouble, or (429) the seconds to wait (None: unsaid)."""
         body = request_body(self.settings.from_email, content, messages)
+        self.requests += 1
         try:
             response = self._client.client.mail.send.post(request_body=body, timeout=self.timeout)
         except HTTPError as exc:
+            if int(exc.status_code) == 429:
+                headers = exc.headers or {}
+                return retry_after_seconds(
+                    headers.get("Retry-After") or headers.get("X-RateLimit-Reset")
+                )
             return http_trouble(int(exc.status_code), exc.body)
         except TimeoutError:
-            return ChannelTrouble(True, "SendGrid timed out (the email may have been sent)")
+            return ChannelTrouble(True, "SendGrid timed out", unknown_key=messages[0].key)
         except OSError as exc:  # urllib's URLError: refused, DNS, TLS
             return ChannelTrouble(True, f"cannot connect to SendGrid ({type(exc).__name__})")
         provider_id = response.headers.get("X-Message-Id")

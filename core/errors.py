@@ -68,6 +68,14 @@ class AccessError(CrisiscastError):
         self.signed_in = signed_in  # False: no or bad credentials (401); True: no right (403)
 
 
+class ApprovalPending(CrisiscastError):
+    """Nothing ran: the playbook needs a second person's approval, now requested."""
+
+    def __init__(self, message: str, approval_id: int) -> None:
+        super().__init__(message)
+        self.approval_id = approval_id
+
+
 class ChannelError(CrisiscastError):
     """A whole channel could not send; individual recipients' failures are returned as results."""
 

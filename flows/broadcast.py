@@ -42,7 +42,13 @@ from crisiscast.incidents.broadcast.delivery import (
     start_broadcast,
 )
 from crisiscast.incidents.broadcast.queueing import EVERYONE, reconcile_marks, repair_outbox
-from crisiscast.incidents.broadcast.sending import RetryPolicy, Shard, ShardReport, run_shard
+from crisiscast.incidents.broadcast.sending import (
+    RetryPolicy,
+    Shard,
+    ShardReport,
+    run_shard,
+    run_totals,
+)
 from crisiscast.incidents.broadcast.staging import (
     cut_short_updates,
     launch_spec,
@@ -162,7 +168,9 @@ def send_shard(
         target = channel_for(kind, settings.offline() if exercise else settings, outbox_dir=outbox)
         shard = Shard(incident_id, channel, bounds,
                       reach(audiences, channel, target_id) if bounds else None)  # fmt: skip
-        policy = RetryPolicy(rate_per_second=shard_rate(rate_per_second or target.rate_per_second))
+        # A pooled channel paces each sender itself, shared by this process's shards.
+        own = None if target.paces_itself else target.rate_per_second
+        policy = RetryPolicy(rate_per_second=shard_rate(rate_per_second or own))
         with target:
             report = run_shard(store, shard, target, contents, default, policy, batch_size)
         return dataclasses.asdict(report)
@@ -305,7 +313,9 @@ def broadcast(
     }  # fmt: skip
     reports = _collect(_submit_all(plan, shard_size, options))
     summary = finish(plan["incident_id"], reports, database_url, plan["reconciled"])
-    get_run_logger().info("incident=%s broadcast %s", plan["ref"], summary["counts"])
+    summary["this_run"] = run_totals(reports)  # the counts are the incident's running totals
+    summary["stopped"] = any(r.get("stopped") for r in reports)
+    get_run_logger().info("incident=%s broadcast this run %s", plan["ref"], summary["this_run"])
     return summary
 
 

@@ -1,8 +1,9 @@
 """The SLA sweep flow: run every minute (prefect.yaml schedule) or once (`crisiscast sweep`).
 
 Day passes that ended are released first, for every incident at once (agents are global); then
-each active incident is swept in its own task and transaction, by the steps in
-``crisiscast.incidents.agents.sweep``.
+each active incident, and each stood-down incident that still has open cases, is swept in its
+own task and transaction, by the steps in ``crisiscast.incidents.agents.sweep``. Stand-down
+keeps open cases on their incident, so closing it never takes them out of the sweep.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from sqlalchemy import select
 
 from crisiscast.flows.stores import open_store, settings_for
 from crisiscast.incidents.agents import roster as ag
+from crisiscast.incidents.agents import sweep as sweep_rules
 from crisiscast.incidents.agents.paging import Senders
 from crisiscast.incidents.agents.sweep import (
     DEFAULT_ACK_TIMEOUT_MINUTES,
@@ -22,7 +23,7 @@ from crisiscast.incidents.agents.sweep import (
     Sweep,
     sweep_one,
 )
-from crisiscast.incidents.store.models import Incident, IncidentStatus
+from crisiscast.incidents.store.models import Incident
 from crisiscast.playbook import load_playbook
 
 
@@ -65,12 +66,12 @@ def sweep_incident(incident_id: int, at: datetime, options: dict[str, Any]) -> d
         store.dispose()
 
 
-def active_incidents(database_url: str | None) -> list[int]:
+def incidents_to_sweep(database_url: str | None) -> list[int]:
+    """Active incidents, and stood-down ones whose open cases the sweep still watches."""
     store = open_store(database_url)
     try:
         with store.session() as session:
-            query = select(Incident.id).where(Incident.status == IncidentStatus.ACTIVE)
-            return list(session.scalars(query.order_by(Incident.id)))
+            return sweep_rules.incidents_to_sweep(session)
     finally:
         store.dispose()
 
@@ -83,7 +84,8 @@ def sla_sweep(
     page_ranks: int = DEFAULT_PAGE_RANKS,
     commander: str | None = None,
 ) -> dict[str, dict[str, int]]:
-    """Sweep every active incident once; returns per incident ref what was done.
+    """Sweep every active incident (and closed ones' open cases) once; per incident ref what
+    was done.
 
     ``now`` is for tests and replays (default: the clock); ``commander`` is a phone number or
     email that gets breach notices besides the timeline.
@@ -97,7 +99,7 @@ def sla_sweep(
         "commander": commander,
     }
     summary = {"all": {"passes_expired": expired}}
-    for incident_id in active_incidents(database_url):
+    for incident_id in incidents_to_sweep(database_url):
         summary[f"INC-{incident_id}"] = sweep_incident(incident_id, at, options)
     get_run_logger().info("sla sweep at %s: %s", at.isoformat(), summary)
     return summary

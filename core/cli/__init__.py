@@ -1,7 +1,9 @@
 """The ``crisiscast`` command, one module per command group: ``app`` (the Typer app: playbooks,
 launch, status, serve, triage), ``broadcast`` (broadcast, update, recall, all-clear),
-``response`` (agents, sweep, stand-down, report), ``demo``, and ``common`` (shared options and
-the store as the CLI opens it).
+``response`` (agents, sweep, stand-down, report), ``contacts`` and ``targeting`` (the
+directory and who a launch reaches), ``users`` (users, tokens, passwords), ``demo``,
+``interrupt`` (what Ctrl-C does while sending) and ``common`` (shared options and the store as
+the CLI opens it).
 
 Prefect is imported only inside the commands that run a flow, so ``--help`` and warm launches
 stay fast. May import anything below it: web, flows, the domain, channels, the playbook.

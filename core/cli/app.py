@@ -17,6 +17,7 @@ from rich.table import Table
 from crisiscast.cli import broadcast as cli_broadcast
 from crisiscast.cli import contacts as cli_contacts
 from crisiscast.cli import response as cli_response
+from crisiscast.cli import users as cli_users
 from crisiscast.cli.common import (
     AudienceOpt,
     ParamOpt,
@@ -29,6 +30,7 @@ from crisiscast.cli.common import (
     parse_params,
     playbook_path,
     prefect_in_process,
+    safe_store_url,
     store_session,
 )
 from crisiscast.cli.targeting import (
@@ -44,7 +46,7 @@ from crisiscast.cli.targeting import (
     target_json,
 )
 from crisiscast.config import Settings
-from crisiscast.errors import CrisiscastError, PlaybookError
+from crisiscast.errors import ApprovalPending, CrisiscastError, PlaybookError
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -164,13 +166,14 @@ def _print_target_reach(book: Any, target: dict[str, Any], channels: list[str]) 
     from crisiscast.cli.targeting import print_reach, reach_of_spec, rolled_back
     from crisiscast.incidents.audience.directory import TargetSpec
 
-    store = open_store(current_settings())
+    settings = current_settings()
+    store = open_store(settings)
     try:
         with rolled_back(store) as session:
             rows = reach_of_spec(session, target, book, channels)
     finally:
         store.dispose()
-    print_reach(rows, f"reach of {TargetSpec.from_json(target).describe()}")
+    print_reach(rows, f"reach of {TargetSpec.from_json(target).describe()}", settings)
 
 
 def _launch(
@@ -210,18 +213,79 @@ def _launch(
     finally:
         store.dispose()
     path = str(playbook.resolve())
+    _ask_approval_if_needed(settings, path, params, exercise, options)
     server = find_server(
-        settings.home, note=lambda m: err.print(f"[yellow]note[/yellow] {m}", highlight=False)
+        settings.home,
+        note=lambda m: err.print(f"[yellow]note[/yellow] {m}", highlight=False),
+        store=safe_store_url(settings),
     )
     if server:
         request = {"playbook": path, "params": params, "exercise": exercise, **options}
         answer = call_server(server, "/api/launch", request)
-        return str(answer["ref"]), "warm (crisiscast serve)"
-    prefect_in_process()
-    from crisiscast.flows.launch import launch_incident
+        ref, mode = str(answer["ref"]), "warm (crisiscast serve)"
+    else:
+        prefect_in_process()
+        from crisiscast.flows.launch import launch_incident
 
-    ref = launch_incident(path, params, exercise, settings.database_url, **options)
-    return ref, "cold (Prefect's ephemeral API)"
+        ref = _launch_stoppable(launch_incident, path, params, exercise, settings, options)
+        mode = "cold (Prefect's ephemeral API)"
+    detail = {"exercise": exercise, "send": options.get("send", True)}
+    cli_broadcast.record_cli(ref, "launch", detail)  # the demo launches through here too
+    return ref, mode
+
+
+def _launch_stoppable(
+    launch_incident: Any, path: str, params: dict[str, str], exercise: bool,
+    settings: Settings, options: dict[str, Any],
+) -> str:  # fmt: skip
+    """The cold launch; a first Ctrl-C stops its broadcast at a batch boundary, says how to
+    send the rest and exits 130 (see ``crisiscast.cli.interrupt``)."""
+    from crisiscast.cli.interrupt import EXIT_INTERRUPTED, stop_on_interrupt
+
+    then = "`crisiscast broadcast INC-n` (see `crisiscast list`) sends the rest, each once."
+    with stop_on_interrupt(then) as interrupt:
+        ref = str(launch_incident(path, params, exercise, settings.database_url, **options))
+    if interrupt.requested:
+        err.print(
+            f"{ref} is open; Ctrl-C stopped its broadcast after recording what was sent. Run "
+            f"`crisiscast broadcast {ref}` to send the rest, each recipient once.",
+            highlight=False, soft_wrap=True, markup=False,
+        )  # fmt: skip
+        raise typer.Exit(code=EXIT_INTERRUPTED)
+    return ref
+
+
+def _ask_approval_if_needed(
+    settings: Settings, path: str, params: dict[str, str], exercise: bool, options: dict[str, Any]
+) -> None:
+    """Raise ApprovalPending (after storing the request) when the playbook needs a second
+    person: the CLI holds the two-person rule as the API does, warm or cold."""
+    from pydantic import ValidationError
+
+    from crisiscast.incidents.people.audit import Actor
+    from crisiscast.web.api.actions import launch_approval
+    from crisiscast.web.api.models import LaunchBody
+
+    try:
+        body = LaunchBody(
+            playbook=path, params=params, exercise=exercise, target=options.get("target"),
+            audience=options.get("audience"), default_region=options.get("default_region", "US"),
+            send=options.get("send", True),
+        )  # fmt: skip
+    except ValidationError as exc:
+        raise CrisiscastError(f"launch options: {exc.errors()[0]['msg']}") from None
+    store = open_store(settings)
+    try:
+        approval = launch_approval(store, body, Actor.cli())
+    finally:
+        store.dispose()
+    if approval is not None:
+        raise ApprovalPending(
+            f"not launched: this playbook needs a second person's approval. Approval "
+            f"{approval} is requested; a commander or comms user approves it after seeing the "
+            f"same preview (POST /api/v1/approvals/{approval}/approve with their token).",
+            approval,
+        )
 
 
 @app.command()
@@ -271,6 +335,9 @@ def launch(
                    "send": not hold, "target": target}  # fmt: skip
         ref, mode = _launch(playbook, parse_params(param), exercise, settings, options)
         result = {} if hold else cli_broadcast.recorded_result(ref)
+    except ApprovalPending as pending:
+        out.print(f"[yellow]{pending}[/yellow]", highlight=False, soft_wrap=True)
+        return
     except CrisiscastError as exc:
         raise fail(exc) from None
     if result.get("local_errors"):  # opened, but this machine could not write (disk full)
@@ -334,7 +401,7 @@ def _dry_run(
             rows = reach_of_spec(session, spec.to_json(), book, channels)
     finally:
         store.dispose()
-    print_reach(rows, f"reach of {spec.describe()}")
+    print_reach(rows, f"reach of {spec.describe()}", settings)
     out.print("Dry run: no incident opened, nothing imported, nothing sent.")
 
 
@@ -464,7 +531,10 @@ def serve(
     gc.freeze()
     gc.set_threshold(20_000, 50, 100)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
-    info_path = write_server_info(settings.home, ServerInfo(url=url, token=token, pid=os.getpid()))
+    info_path = write_server_info(
+        settings.home,
+        ServerInfo(url=url, token=token, pid=os.getpid(), store=safe_store_url(settings)),
+    )
     out.print(
         f"crisiscast serving on {url} (token in {info_path}); Ctrl-C stops it.", highlight=False
     )
@@ -562,3 +632,4 @@ app.add_typer(cli_response.agents_app, name="agents")
 app.command()(cli_response.sweep)
 app.command(name="stand-down")(cli_response.stand_down)
 app.command()(cli_response.report)
+app.add_typer(cli_users.users_app, name="users")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,18 +25,83 @@ from crisiscast.cli.common import (
 from crisiscast.cli.targeting import EveryoneOpt, FilterOpt, ListOpt, target_json
 from crisiscast.errors import ConfigError, CrisiscastError
 
+_NO_RESUME = "No command resumes an update yet: running it again sends a new update to everyone."
 
-def _run_broadcast(incident: str, **options: Any) -> dict[str, Any]:
+
+def _run_broadcast(incident: str, resume: str | None, **options: Any) -> dict[str, Any]:
+    """Run the broadcast flow here; a first Ctrl-C stops it at a batch boundary (``interrupted``
+    in the result), a second quits at once (see ``interrupt``)."""
     settings = current_settings()
     open_store(settings).dispose()
     prefect_in_process()
+    from crisiscast.cli.interrupt import stop_on_interrupt
     from crisiscast.flows.broadcast import broadcast as broadcast_flow
     from crisiscast.flows.launch import public_url
 
-    result: dict[str, Any] = broadcast_flow(
-        incident, database_url=settings.database_url, public_url=public_url(), **options
-    )
+    then = f"`{resume}` sends the rest, each recipient once." if resume else _NO_RESUME
+    with stop_on_interrupt(then) as interrupt, show_progress():
+        result: dict[str, Any] = broadcast_flow(
+            incident, database_url=settings.database_url, public_url=public_url(), **options
+        )
+    result["interrupted"] = interrupt.requested
     return result
+
+
+@contextmanager
+def show_progress() -> Iterator[None]:
+    """Deliveries sent so far per channel, live on stderr while the flow runs here; only on a
+    terminal, so piped output and logs stay clean. The shards count (``sending.PROGRESS``)."""
+    from crisiscast.incidents.broadcast.sending import PROGRESS
+
+    PROGRESS.clear()
+    if not err.is_terminal:
+        yield
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    done = threading.Event()
+    columns = (SpinnerColumn(), TextColumn("{task.description}"),
+               TextColumn("{task.completed:>12,.0f} sent"), TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=err, transient=True) as bars:
+        tasks: dict[str, Any] = {}
+
+        def follow() -> None:
+            while not done.wait(0.25):
+                for channel, sent in sorted(PROGRESS.snapshot().items()):
+                    if channel not in tasks:
+                        tasks[channel] = bars.add_task(channel, total=None)
+                    bars.update(tasks[channel], completed=sent)
+
+        watcher = threading.Thread(target=follow, name="broadcast-progress", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            done.set()
+            watcher.join()
+
+
+def _this_run(result: dict[str, Any]) -> str:
+    """'sms 1,200 sent, email 1,200 sent': what this run did, not the incident's totals."""
+    parts = []
+    for channel, by in sorted(result.get("this_run", {}).items()):
+        done = [f"{n:,} {state}" for state, n in by.items() if n]
+        parts.append(f"{channel} {', '.join(done) or 'nothing new'}")
+    return "; ".join(parts) or "nothing"
+
+
+def stop_if_interrupted(result: dict[str, Any], resume: str | None) -> None:
+    """After a Ctrl-C: say what this run sent and the command that sends the rest (None: no
+    command resumes it, e.g. an update, which is a new announcement each run), exit 130."""
+    if not (result.get("interrupted") or result.get("stopped")):
+        return
+    then = f"Run `{resume}` to send the rest, each recipient once." if resume else _NO_RESUME
+    err.print(
+        f"Stopped by Ctrl-C. This run: {_this_run(result)}. Everything sent is recorded; the "
+        f"rest is not sent. {then}",
+        highlight=False, soft_wrap=True, markup=False,
+    )  # fmt: skip
+    raise typer.Exit(code=130)
 
 
 def _print_counts(result: dict[str, Any]) -> None:
@@ -42,6 +110,8 @@ def _print_counts(result: dict[str, Any]) -> None:
         for state, count in sorted(by_status.items()):
             table.add_row(channel, state, str(count))
     out.print(table)
+    if "this_run" in result:
+        out.print(f"This run: {_this_run(result)}", highlight=False)
     local = set(result.get("local_errors", []))
     for error in result.get("errors", []):
         if error not in local:  # this machine's own write failures: see stop_on_local_errors
@@ -62,6 +132,37 @@ def stop_on_local_errors(result: dict[str, Any], resume: str) -> None:
         highlight=False, soft_wrap=True, markup=False,
     )  # fmt: skip
     raise typer.Exit(code=1)
+
+
+def record_cli(incident: str, action: str, detail: dict[str, Any] | None = None) -> None:
+    """The audit log's entry for a command typed at this machine's shell (``Actor.cli()``):
+    written once the command's change is made, never with a message's text or an address."""
+    from datetime import UTC, datetime
+
+    from crisiscast.incidents.people.audit import Actor, record
+    from crisiscast.incidents.store import database as st
+
+    with store_session() as session:
+        row = st.get_incident(session, incident)
+        record(session, Actor.cli(), action, now=datetime.now(UTC), incident_id=row.id,
+               subject=row.ref, detail=detail)  # fmt: skip
+
+
+def refuse_without_approval(session: Any, incident: str, action: str, route: str) -> None:
+    """An incident whose playbook says ``approval: required`` takes no update or recall on
+    one person's word at a shell: the request goes through the API, where a second commander
+    or comms user approves it after the same preview (an exercise is waived)."""
+    from crisiscast.incidents.people.approvals import needed
+    from crisiscast.incidents.store import database as st
+    from crisiscast.playbook import load_playbook
+
+    row = st.get_incident(session, incident)
+    if needed(load_playbook(row.playbook_path).approval, exercise=row.exercise):
+        raise CrisiscastError(
+            f"{row.ref}'s playbook needs a second person's approval for a {action}: request "
+            f"it with POST /api/v1/incidents/{row.ref}/{route} (it answers 202 with the "
+            "approval), then a commander or comms user approves it"
+        )
 
 
 def recorded_result(incident: str) -> dict[str, Any]:
@@ -148,12 +249,15 @@ def broadcast(
         target = target_json(lists, filter_, everyone)
         _precheck(incident, target, audience, region)
         result = _run_broadcast(
-            incident, when="launch", audience=str(audience.resolve()) if audience else None,
-            default_region=region, target=target,
+            incident, f"crisiscast broadcast {incident}", when="launch",
+            audience=str(audience.resolve()) if audience else None, default_region=region,
+            target=target,
         )  # fmt: skip
+        record_cli(incident, "broadcast", {"counts": result.get("counts", {})})
     except CrisiscastError as exc:
         raise fail(exc) from None
     _print_counts(result)
+    stop_if_interrupted(result, f"crisiscast broadcast {incident}")
     stop_on_local_errors(result, f"crisiscast broadcast {incident}")
 
 
@@ -227,6 +331,8 @@ def update(
             raise ConfigError("give new text or --announcement, not both")
         params = parse_params(param)
         target = target_json(lists, filter_, everyone)
+        with store_session() as session:
+            refuse_without_approval(session, incident, "update", "updates")
         if texts:
             from crisiscast.incidents.store import database as st
 
@@ -243,12 +349,16 @@ def update(
                 texts[fallback] = texts.pop("")
         _precheck(incident, target, None, "US", announcement=announcement, texts=texts,
                   params=params)  # fmt: skip
-        result = _run_broadcast(incident, when="update", announcement=announcement,
+        result = _run_broadcast(incident, None, when="update",
+                                announcement=announcement,
                                 texts=texts or None, params=params or None,
                                 target=target)  # fmt: skip
+        record_cli(incident, "update", {"announcement": announcement,
+                                        "languages": sorted(texts)})  # fmt: skip
     except CrisiscastError as exc:
         raise fail(exc) from None
     _print_counts(result)
+    stop_if_interrupted(result, None)
     stop_on_local_errors(result, f"crisiscast broadcast {incident}")
 
 
@@ -263,10 +373,13 @@ def all_clear(
     try:
         target = target_json(lists, filter_, everyone)
         _precheck(incident, target, None, "US")
-        result = _run_broadcast(incident, when="all_clear", target=target)
+        result = _run_broadcast(incident, f"crisiscast all-clear {incident}", when="all_clear",
+                                target=target)  # fmt: skip
+        record_cli(incident, "all_clear", {"counts": result.get("counts", {})})
     except CrisiscastError as exc:
         raise fail(exc) from None
     _print_counts(result)
+    stop_if_interrupted(result, f"crisiscast all-clear {incident}")
     stop_on_local_errors(result, f"crisiscast all-clear {incident}")
 
 
@@ -275,10 +388,16 @@ def recall(incident: Annotated[str, typer.Argument(help="Incident ref, e.g. INC-
     from datetime import UTC, datetime
 
     from crisiscast.incidents.broadcast.delivery import recall as recall_deliveries
+    from crisiscast.incidents.people.audit import Actor, record
+    from crisiscast.incidents.store.database import get_incident
 
     try:
         with store_session() as session:
+            refuse_without_approval(session, incident, "recall", "recall")
             suppressed = recall_deliveries(session, incident, now=datetime.now(UTC))
+            record(session, Actor.cli(), "recall", now=datetime.now(UTC),
+                   incident_id=get_incident(session, incident).id, subject=incident,
+                   detail={"suppressed": suppressed})  # fmt: skip
     except CrisiscastError as exc:
         raise fail(exc) from None
     out.print(f"{incident}: recalled; {suppressed} queued deliveries will not be sent.")

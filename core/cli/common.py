@@ -66,6 +66,13 @@ def current_settings() -> Settings:
     return load_settings()
 
 
+def safe_store_url(settings: Settings) -> str:
+    """The store's URL with any password masked: what serve.json and messages may show."""
+    from crisiscast.incidents.store.database import normalize_url
+
+    return normalize_url(settings.database_url).render_as_string(hide_password=True)
+
+
 def open_store(settings: Settings) -> Any:
     """The incident store at the current schema; upgrading is idempotent and keeps data."""
     from crisiscast.incidents.store import database as st
@@ -96,6 +103,9 @@ def prefect_in_process() -> None:
     prepare_prefect()
     import prefect  # noqa: F401  (settings are read now, with the defaults above)
 
+    from crisiscast.cli.interrupt import detach_prefect_server
+
+    detach_prefect_server()  # a Ctrl-C must not take the API away from a running flow
     quiet_run_loggers()
     atexit.register(silence_shutdown_noise)
 

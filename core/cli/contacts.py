@@ -87,8 +87,12 @@ def import_(
             store.dispose()
     except CrisiscastError as exc:
         raise fail(exc) from None
-    except KeyboardInterrupt:
-        err.print("interrupted: nothing was imported", highlight=False)
+    except KeyboardInterrupt:  # the transaction was rolled back on the way out
+        err.print(
+            f"Interrupted: nothing was imported (the import is one transaction, so the directory "
+            f"is as it was). Run `crisiscast contacts import {file}` again to import the file.",
+            highlight=False, soft_wrap=True, markup=False,
+        )  # fmt: skip
         raise typer.Exit(code=130) from None
     print_import(report)
 

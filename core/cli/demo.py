@@ -158,6 +158,7 @@ def run_demo(playbook: Path | None, settings: Settings, out: Console) -> str:
         store.dispose()
     cli._print_summary(summary)
     files = write_report(data, settings.home / "reports")
+    _report_figures(data, out)
     out.print(f"\nReport: {files.markdown} and {files.html}", highlight=False)
     out.print(
         f"Done. `crisiscast status {ref}` shows the incident again and `prefect flow-run ls` "
@@ -225,8 +226,12 @@ def _agents_story(
                     session, phone, command, now=datetime.now(UTC), settings=settings
                 )
             out.print(f"> {command}\n< {reply}", highlight=False, markup=False)
-        answer = _customer_answers(store, phones[1], "มีผู้สูงอายุ 2 คน")
+        answer = _customer_answers(store, phones[1], "มีผู้สูงอายุ 2 คน", settings)
         out.print(f"customer answers in Thai -> case {answer}: SLA clock running again")
+        relayed = _first_sms(settings, ref, "relay")  # the answer, on to the agent who asked
+        if relayed:
+            out.print("[dim]the answer, sent on to the agent by SMS:[/dim] ", end="")
+            out.print(relayed, highlight=False, markup=False)
 
         out.rule("7. 45 minutes later: unanswered urgent cases breach their SLA and escalate")
         later = datetime.now(UTC) + timedelta(minutes=45)
@@ -237,10 +242,49 @@ def _agents_story(
 
     out.rule(f"8. crisiscast stand-down {ref}")
     from crisiscast.flows.launch import public_url
+    from crisiscast.incidents.agents.stand_down import describe
 
-    result = stand_down(ref, settings.database_url, public_url())
-    shown = {k: v for k, v in result.items() if k not in ("ref",)}
-    out.print(f"stood down: {shown}", highlight=False, markup=False)
+    # On the story's clock: after step 7's "45 minutes later", so the report's timeline shows
+    # the escalations before the closure, as they happened in the story.
+    result = stand_down(ref, settings.database_url, public_url(), now=later + timedelta(minutes=1))
+    out.print("stood down:", highlight=False)
+    for line in describe(result):
+        out.print(f"  {line}", highlight=False, markup=False)
+    _csat_answer(settings, phones[0], later + timedelta(minutes=2), out)
+
+
+def _csat_answer(settings: Settings, phone: str, now: datetime, out: Console) -> None:
+    """The rescued customer answers the satisfaction question after the incident closed."""
+    from crisiscast.cli.common import open_store
+    from crisiscast.incidents.intake.inbound import Inbound, Intake
+
+    store = open_store(settings)
+    try:
+        sid = f"SMcsat{datetime.now(UTC):%Y%m%d%H%M%S%f}"
+        result = Intake(store).receive(Inbound("sms", sid, phone, "5"), now=now)
+    finally:
+        store.dispose()
+    out.print(
+        f"> 5 (the rescued customer rates us)\n< {result.reply}\n"
+        f"  {result.outcome} on case {result.case_id} of {result.incident_ref}",
+        highlight=False,
+        markup=False,
+    )
+
+
+def _report_figures(data: Any, out: Console) -> None:
+    """The report's breach and escalation counts (from the recorded events, step 7 included)."""
+    from crisiscast.incidents.cases.sla import Clock
+    from crisiscast.incidents.reporting.figures import figures
+
+    figs = figures(data)
+    first = sum(b[Clock.FIRST_RESPONSE] for b in figs.breaches.values())
+    resolution = sum(b[Clock.RESOLUTION] for b in figs.breaches.values())
+    out.print(
+        f"report: {first} first-response and {resolution} resolution SLA breaches, "
+        f"{sum(figs.escalations.values())} escalations",
+        highlight=False,
+    )
 
 
 def _demo_agent(session: Any, name: str, phone: str, *, capacity: int, standby: bool) -> int:
@@ -279,12 +323,14 @@ def _holder_phone(session: Any, case_id: int) -> str:
     return agent.phone if agent and agent.phone else AGENT_PHONE
 
 
-def _customer_answers(store: Any, phone: str, text: str) -> str:
-    """The customer's SMS answer, through the same intake the webhook uses."""
+def _customer_answers(store: Any, phone: str, text: str, settings: Settings) -> str:
+    """The customer's SMS answer, through the same intake (and ASK relay) the webhook uses."""
+    from crisiscast.incidents.agents.relay import relay_hook
     from crisiscast.incidents.intake.inbound import Inbound, Intake
 
     sid = f"SManswer{datetime.now(UTC):%Y%m%d%H%M%S%f}"
-    result = Intake(store).receive(Inbound("sms", sid, phone, text), now=datetime.now(UTC))
+    intake = Intake(store, on_answer=relay_hook(store, settings))
+    result = intake.receive(Inbound("sms", sid, phone, text), now=datetime.now(UTC))
     return f"#{result.case_id} ({result.outcome})"
 
 

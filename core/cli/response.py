@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -118,7 +119,17 @@ def sweep(
     """Run the SLA sweep once: escalate, page, remind, scale temporary agents."""
     settings = current_settings()
     try:
-        open_store(settings).dispose()
+        from crisiscast.incidents.agents.sweep import nothing_to_sweep
+
+        store = open_store(settings)
+        try:
+            with store.session() as session:
+                idle = nothing_to_sweep(session, datetime.now(UTC))
+        finally:
+            store.dispose()
+        if idle:  # answered without starting Prefect (its start costs seconds)
+            out.print("Nothing to do: no active incident, no open case, no day pass ended.")
+            return
         prefect_in_process()
         from crisiscast.flows.sla_sweep import sla_sweep
 
@@ -132,25 +143,98 @@ def sweep(
         out.print(f"{ref}: {listed}", highlight=False)
 
 
-def stand_down(incident: Annotated[str, typer.Argument(help="Incident ref, e.g. INC-3")]) -> None:
-    """All-clear everywhere, banner off, temporary agents released, CSAT asked, incident closed."""
+def stand_down(
+    incident: Annotated[str, typer.Argument(help="Incident ref, e.g. INC-3")],
+    hand_over_to: Annotated[
+        int | None,
+        typer.Option(help="Agent id who takes the open urgent and high cases (paged for each)"),
+    ] = None,
+    keep_escalating: Annotated[
+        bool,
+        typer.Option(
+            "--keep-escalating",
+            help="Keep open urgent and high cases under the SLA sweep after closure (default)",
+        ),
+    ] = False,
+) -> None:
+    """All-clear everywhere, banner off, temporary agents released, CSAT asked, incident closed.
+
+    Open urgent and high cases are listed; they go to --hand-over-to AGENT, or (by default,
+    --keep-escalating) stay under the SLA sweep, which keeps escalating them after closure.
+    """
+    if hand_over_to is not None and keep_escalating:
+        raise fail(
+            CrisiscastError(
+                "choose one: --hand-over-to AGENT gives the open urgent cases to an agent, "
+                "--keep-escalating keeps them under the SLA sweep"
+            )
+        )
     settings = current_settings()
     try:
-        open_store(settings).dispose()
+        from crisiscast.incidents.agents.stand_down import check_hand_over_agent, describe
+        from crisiscast.incidents.store.database import get_incident
+        from crisiscast.incidents.store.models import IncidentStatus
+
+        store = open_store(settings)
+        try:
+            with store.session() as session:
+                # Before the flow (and Prefect's start): an unknown incident, a wrong agent id
+                # or an incident already closed is answered at once.
+                row = get_incident(session, incident)
+                ref, closed = row.ref, row.status == IncidentStatus.CLOSED
+                if hand_over_to is not None:
+                    check_hand_over_agent(session, hand_over_to)
+        finally:
+            store.dispose()
+        if closed and hand_over_to is None:
+            out.print(f"{ref} was already closed: nothing sent.", highlight=False)
+            return
         prefect_in_process()
         from crisiscast.flows.launch import public_url
         from crisiscast.flows.stand_down import stand_down as stand_down_flow
 
-        result = stand_down_flow(incident, settings.database_url, public_url())
+        result = stand_down_flow(
+            incident, settings.database_url, public_url(), hand_over_to=hand_over_to
+        )
+        if not result.get("already_closed"):
+            from crisiscast.cli.broadcast import record_cli
+
+            record_cli(incident, "stand_down", {"hand_over_to": hand_over_to})
     except CrisiscastError as exc:
         raise fail(exc) from None
     if result.get("already_closed"):
         out.print(f"{result['ref']} was already closed: nothing sent.", highlight=False)
+        if result.get("handed_to") is not None:
+            numbers = ", ".join(str(p["id"]) for p in result.get("pressing", [])) or "none"
+            out.print(
+                f"Open urgent/high cases handed to agent {result['handed_to']}: {numbers}.",
+                highlight=False,
+            )
         return
     out.print(f"{result.get('ref', incident)} stood down and closed.", highlight=False)
-    for key, value in sorted(result.items()):
-        if key not in ("ref", "already_closed"):
-            out.print(f"  {key}: {value}", highlight=False, markup=False)
+    for line in describe(result):
+        out.print(f"  {line}", highlight=False, markup=False)
+    pressing = result.get("pressing") or []
+    if pressing:
+        out.print(
+            f"[yellow]Warning:[/yellow] {len(pressing)} urgent/high cases were still open:",
+            highlight=False,
+        )
+        for case in pressing:
+            holder = case.get("holder") or "nobody holds it"
+            out.print(
+                f"  case {case['id']} {case['severity']} {case['status']} ({holder})",
+                highlight=False,
+                markup=False,
+            )
+        if hand_over_to is None:
+            out.print(
+                "  Kept escalating: `crisiscast sweep` (or the scheduled sweep) still pages and "
+                f"escalates them. `crisiscast stand-down {result.get('ref', incident)} "
+                "--hand-over-to AGENT` gives them to one agent now.",
+                highlight=False,
+                markup=False,
+            )
 
 
 def report(
@@ -175,3 +259,5 @@ def report(
         raise fail(exc) from None
     files = write_report(data, output)
     out.print(f"wrote {files.markdown} and {files.html} ({len(files.charts)} charts)")
+    if files.audit is not None:
+        out.print(f"audit log: {files.audit}")

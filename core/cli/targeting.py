@@ -156,9 +156,10 @@ def check_target(
     return spec.to_json()
 
 
-def print_reach(rows: Sequence[Any], title: str) -> None:
-    """The reach table: per channel and language, reached and suppressed."""
-    from crisiscast.incidents.broadcast.reach_report import fallback_summary
+def print_reach(rows: Sequence[Any], title: str, settings: Any = None) -> None:
+    """The reach table: per channel and language, reached and suppressed; with ``settings``,
+    how long the send takes at the configured senders' rates."""
+    from crisiscast.incidents.broadcast.reach_report import fallback_summary, send_time_lines
 
     if not rows:
         out.print(f"{title}: no SMS or email in this announcement", highlight=False)
@@ -175,6 +176,8 @@ def print_reach(rows: Sequence[Any], title: str) -> None:
     summary = fallback_summary(rows)
     if summary:
         out.print(summary, highlight=False)
+    for line in send_time_lines(rows, settings) if settings is not None else []:
+        out.print(f"Send time: {line}", highlight=False)
 
 
 def reach_of_spec(

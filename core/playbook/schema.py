@@ -9,8 +9,10 @@ its location in the YAML.
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -40,6 +42,21 @@ When = Literal["launch", "update", "all_clear"]
 RoutingRule = Literal["language", "skill", "load"]
 DEFAULT_ROUTING: tuple[RoutingRule, ...] = ("language", "skill", "load")
 DEFAULT_STATUSES = ["new", "acknowledged", "waiting_on_customer", "resolved", "closed"]
+
+
+def _time_zone(name: str) -> str:
+    """An IANA zone name the system knows (``Asia/Bangkok``), or a clear error."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r}: use an IANA name such as Asia/Bangkok, Europe/Paris "
+            "or UTC"
+        ) from None
+    return name
+
+
+TimeZone = Annotated[str, AfterValidator(_time_zone)]
 
 
 class _Model(BaseModel):
@@ -224,6 +241,10 @@ class Severity(_Model):
     matrix: dict[Name, dict[Name, Name]]
     default: SeverityDefault
     signals: list[Signal] = Field(default_factory=list)
+    operating_point: Literal["urgent_recall", "urgent_f2", "balanced"] | None = None
+    """Where the triage model calls a reply urgent: ``urgent_recall`` (the default: misses
+    the fewest people in danger, at the cost of false alarms), ``urgent_f2`` (fewer false
+    alarms), ``balanced`` (best overall F1; misses more)."""
 
     def level(self, name: str) -> SeverityLevel:
         """The level called ``name`` (KeyError if there is none)."""
@@ -347,6 +368,11 @@ class Playbook(_Model):
     """What happens when an SLA target is missed."""
     stand_down: StandDown | None = None
     """How the incident ends: the all-clear announcement and what stays open."""
+    timezone: TimeZone = "UTC"
+    """IANA time zone the incident's report shows times in, e.g. Asia/Bangkok."""
+    approval: Literal["required", "none"] = "none"
+    """`required`: a launch, update or recall through the API waits until a second commander
+    or comms user, shown the same reach and SMS cost, approves it (exercises are waived)."""
 
     _source: str = PrivateAttr(default="<playbook>")
     _spots: dict[tuple[str | int, ...], Spot] = PrivateAttr(default_factory=dict)

@@ -25,6 +25,10 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from crisiscast.config import Settings
 from crisiscast.errors import CrisiscastError, PlaybookError
 from crisiscast.incidents.store.database import Store
+from crisiscast.web.api import api_router
+from crisiscast.web.auth import requirer
+from crisiscast.web.case_page import case_page_router
+from crisiscast.web.login import login_router
 from crisiscast.web.request_checks import BadRequest, read_limited
 from crisiscast.web.webhooks import webhook_router
 
@@ -86,9 +90,17 @@ def create_app(settings: Settings, token: str) -> FastAPI:
 
         try:
             # Refuse bad input before a flow run exists for it.
-            resolve_params(load_playbook(request.playbook), request.params)
+            book = load_playbook(request.playbook)
+            resolve_params(book, request.params)
         except CrisiscastError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from exc
+        if book.approval == "required" and not request.exercise:
+            # The CLI asks for the approval before it comes here; this route never skips it.
+            raise HTTPException(
+                status_code=409,
+                detail="this playbook needs a second person's approval: request it with "
+                "POST /api/v1/incidents (or `crisiscast launch`), then approve it",
+            )
         from crisiscast.flows.launch import launch_incident
 
         try:
@@ -141,6 +153,9 @@ def create_app(settings: Settings, token: str) -> FastAPI:
     # On app.state so whoever ends the app (a test, a shutdown) can dispose of its pool.
     app.state.store = Store.from_settings(settings)
     app.include_router(webhook_router(settings, app.state.store))
+    app.include_router(login_router(settings, app.state.store, token))
+    app.include_router(case_page_router(settings, app.state.store))
+    app.include_router(api_router(settings, app.state.store, requirer(app.state.store, token)))
     return app
 
 

@@ -110,10 +110,13 @@ def _page(status: int, language: str, title: str, text: str) -> HTMLResponse:
     return HTMLResponse(html, status_code=status)
 
 
-def confirmation_page(result: IntakeResult, languages: Sequence[str]) -> HTMLResponse:
-    """The page after a reply: the acknowledgement in the reply's language, or a thank-you."""
+def confirmation_page(
+    result: IntakeResult, languages: Sequence[str], page_language: str | None = None
+) -> HTMLResponse:
+    """The page after a reply: the acknowledgement in the reply's language (else the page's
+    the form was on), or a thank-you."""
     language = result.language if result.language in languages else None
-    language = language or languages[0]
+    language = language or page_language or languages[0]
     text = result.reply or phrase(language, "thanks")
     if result.outcome == "case" and result.reply is None:
         text = phrase(language, "received", case=str(result.case_id))

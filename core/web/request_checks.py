@@ -105,7 +105,10 @@ async def signed_twilio_form(
     except BadRequest as exc:
         return problem(exc)
     urls = [public_url(settings, request), *([also_for] if also_for else [])]
-    if not twilio_signed(twilio, request, form, urls):
+    # Either of our accounts may call: the failover account signs its receipts (and inbound
+    # SMS to its numbers) with its own auth token.
+    accounts = [twilio, *([settings.twilio_fallback] if settings.twilio_fallback else [])]
+    if not any(twilio_signed(account, request, form, urls) for account in accounts):
         log.warning("%s: refused a request with a missing or wrong signature", what)
         return PlainTextResponse("invalid X-Twilio-Signature", status_code=403)
     return form

@@ -27,6 +27,7 @@ class ServerInfo:
     url: str
     token: str
     pid: int
+    store: str = ""  # the store's URL with any password masked ("" from an older serve)
 
 
 def new_token() -> str:
@@ -69,23 +70,35 @@ def _running(pid: int) -> bool:
 
 
 def find_server(
-    home: Path, timeout: float = 0.5, note: Callable[[str], None] | None = None
+    home: Path,
+    timeout: float = 0.5,
+    note: Callable[[str], None] | None = None,
+    store: str | None = None,
 ) -> ServerInfo | None:
     """The running warm server, or None when there is none (or it does not answer).
 
     A serve.json whose process is gone was left by a serve that crashed (SIGKILL, power cut):
     it is removed and ``note`` told. One whose process lives but does not answer (starting,
     or stuck) is kept, and ``note`` told that the command runs cold.
+
+    ``store`` is the caller's own store (masked URL): a serve on another store is refused
+    with a CrisiscastError, since handing it the work would write to the wrong database.
     """
     path = home / SERVE_FILE
     try:
         raw = json.loads(path.read_text())
-        info = ServerInfo(url=str(raw["url"]), token=str(raw["token"]), pid=int(raw["pid"]))
-    except (OSError, ValueError, KeyError, TypeError):
+        info = ServerInfo(
+            url=str(raw["url"]),
+            token=str(raw["token"]),
+            pid=int(raw["pid"]),
+            store=str(raw.get("store", "")),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     try:
         with urllib.request.urlopen(f"{info.url}/healthz", timeout=timeout) as resp:  # noqa: S310
             if resp.status == 200:
+                _same_store(info, store)
                 return info
     except (OSError, urllib.error.URLError):
         pass
@@ -99,6 +112,15 @@ def find_server(
     if note is not None:
         note(message)
     return None
+
+
+def _same_store(info: ServerInfo, store: str | None) -> None:
+    if store and info.store and info.store != store:
+        raise CrisiscastError(
+            f"`crisiscast serve` (process {info.pid}) uses the store {info.store}, but this "
+            f"command's setting is {store}; it will not hand the work to a server on another "
+            "store. Use the same CRISISCAST_DATABASE_URL as serve, or stop serve to run cold."
+        )
 
 
 def call_server(

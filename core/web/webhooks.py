@@ -36,6 +36,7 @@ import re
 from base64 import b64decode
 from binascii import Error as BinasciiError
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, tzinfo
 from email.parser import HeaderParser
 from email.utils import parseaddr
@@ -49,6 +50,7 @@ from crisiscast.config import Settings
 from crisiscast.errors import ChannelError, NotFoundError, StoreError
 from crisiscast.incidents.agents.commands import from_email
 from crisiscast.incidents.agents.desk import Origin, handle_agent_message
+from crisiscast.incidents.agents.relay import relay_hook
 from crisiscast.incidents.agents.roster import agents_among
 from crisiscast.incidents.audience.optout import OPT_OUT_WORDS
 from crisiscast.incidents.intake import acknowledge as ack
@@ -218,7 +220,9 @@ class Webhooks:
             return unavailable("the incident store is unavailable; retry later")
         except MessageRefused as exc:
             return PlainTextResponse(str(exc), status_code=400)
-        if result.reply and result.outcome == "case":
+        # A case's acknowledgement, a CSAT thank-you, or "that incident has ended": each is
+        # answered by email as it would be by SMS.
+        if result.reply and result.outcome in ("case", "csat", "closed"):
             background.add_task(self._email_reply, message.sender, result)
         return PlainTextResponse("stored")
 
@@ -228,7 +232,9 @@ class Webhooks:
             key=f"ack:{result.case_id}:{result.message_id}",
             address=address,
             language=result.language or "en",
-            subject=f"[{result.incident_ref}] case {result.case_id}",
+            subject=f"[{result.incident_ref}] case {result.case_id}"
+            if result.case_id is not None
+            else f"[{result.incident_ref}]",
             text=result.reply or "",
         )
 
@@ -268,21 +274,24 @@ class Webhooks:
             return form_problem_page(404, f"there is no incident {ref}", "en")
         except StoreError:
             return form_problem_page(503, "please try again in a minute", "en")
+        # The page's language (its hidden field), so answers come back in what was read.
+        page = form.get("lang", "")
+        language = page if page in languages else languages[0]
         reply = read_reply_form(form, languages)
         if isinstance(reply, str):
-            return form_problem_page(422, reply, languages[0])
+            return form_problem_page(422, reply, language)
         wait = self.limiter.wait(client, reply.contact, now)
         if wait is not None:
-            return form_problem_page(429, f"too many messages: try again in {wait} s", languages[0])
+            return form_problem_page(429, f"too many messages: try again in {wait} s", language)
         digest = hashlib.sha256(f"{ref}|{reply.contact}|{reply.message}".encode()).hexdigest()
         message = Inbound("web", digest[:40], reply.contact, reply.body, incident_id=incident_id)
         try:
             result = await self.receive(message, "long")
         except StoreError:
-            return form_problem_page(503, "please try again in a minute", languages[0])
+            return form_problem_page(503, "please try again in a minute", language)
         except MessageRefused:
-            return form_problem_page(400, "message: this text cannot be stored", languages[0])
-        return confirmation_page(result, languages)
+            return form_problem_page(400, "message: this text cannot be stored", language)
+        return confirmation_page(result, languages, page_language=language)
 
     def _incident(self, ref: str) -> tuple[int, list[str]]:
         from crisiscast.incidents.store.database import get_incident
@@ -338,8 +347,13 @@ def webhook_router(
     local_tz: tzinfo | None = None,
 ) -> APIRouter:
     """The inbound and receipt routes for one store; ``clock``, ``local_tz``: tests, regions."""
+    # A customer's answer to an agent's ASK is texted to the agent on a thread of its own:
+    # the provider's call never holds the intake writer that answers everyone else.
+    relays = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crisiscast-relay")
     hooks = Webhooks(
-        settings, Intake(store, local_tz=local_tz), clock or (lambda: datetime.now(UTC))
+        settings,
+        Intake(store, local_tz=local_tz, on_answer=relay_hook(store, settings, relays.submit)),
+        clock or (lambda: datetime.now(UTC)),
     )
     receipts = Receipts(settings, store, hooks.clock)
     router = APIRouter()

@@ -1,4 +1,5 @@
-"""Agents' SMS and email commands: ``ACK 42``, ``DONE 42 note``, ``ASK 42 question``...
+"""Agents' SMS and email commands: ``ACK 42``, ``DONE 42 note``, ``ASK 42 question``,
+``INFO 42``, ``STATUS 42 dispatched``...
 
 Agents answer pages from a phone, in a hurry, often in their own language: any case, loose
 spacing (``ack42``, `` Done  #42 ``), Thai and Lao words and digits (``รับ ๔๒``, ``ສຳເລັດ 42``)
@@ -28,6 +29,8 @@ class Verb(StrEnum):
     ASK = "ASK"  # a question to the customer: the SLA pauses until they answer
     JOIN = "YES"  # a standby agent accepting "reply YES to join incident INC-3"
     CONFIRM = "CONFIRM"  # by SMS: apply the email command with this number (``desk``)
+    INFO = "INFO"  # the case's details by SMS: words, severity, status, place, contact, link
+    STATUS = "STATUS"  # set one of the playbook's statuses: STATUS 42 dispatched
 
 
 # Words per language. Thai and Lao are written without spaces, so a number may follow directly.
@@ -43,6 +46,8 @@ KEYWORDS: Mapping[str, Mapping[Verb, tuple[str, ...]]] = {
         Verb.JOIN: ("yes", "join"),
         Verb.ASK: ("ask",),
         Verb.CONFIRM: ("confirm",),
+        Verb.INFO: ("info", "details"),
+        Verb.STATUS: ("status",),
     },
     "th": {
         Verb.ACK: ("รับทราบ", "รับ"),
@@ -55,6 +60,8 @@ KEYWORDS: Mapping[str, Mapping[Verb, tuple[str, ...]]] = {
         Verb.JOIN: ("ตกลง", "ใช่"),
         Verb.ASK: ("ถาม",),
         Verb.CONFIRM: ("ยืนยัน",),
+        Verb.INFO: ("ข้อมูล", "รายละเอียด"),
+        Verb.STATUS: ("สถานะ",),
     },
     "lo": {
         Verb.ACK: ("ຮັບຊາບ", "ຮັບ"),
@@ -67,23 +74,37 @@ KEYWORDS: Mapping[str, Mapping[Verb, tuple[str, ...]]] = {
         Verb.JOIN: ("ຕົກລົງ", "ແມ່ນ"),
         Verb.ASK: ("ຖາມ",),
         Verb.CONFIRM: ("ຢືນຢັນ",),
+        Verb.INFO: ("ຂໍ້ມູນ", "ລາຍລະອຽດ"),
+        Verb.STATUS: ("ສະຖານະ",),
     },
 }
 
-NEEDS_CASE = frozenset({Verb.ACK, Verb.DONE, Verb.ESC, Verb.PASS, Verb.ASK})
+NEEDS_CASE = frozenset({Verb.ACK, Verb.DONE, Verb.ESC, Verb.PASS, Verb.ASK, Verb.INFO, Verb.STATUS})
 NEEDS_NUMBER = NEEDS_CASE | {Verb.CONFIRM}  # CONFIRM's number names an email command
 # Case ids are 32-bit integers on PostgreSQL: a larger number names no case, and sending it to
 # the database would overflow (a 5xx). Checked on the digit count before int() reads it, so
 # thousands of digits cost nothing either (int() refuses over 4300 of them).
 MAX_CASE_ID = 2**31 - 1
 _MAX_DIGITS = len(str(MAX_CASE_ID))
-TAKES_NOTE = frozenset({Verb.DONE, Verb.ESC, Verb.PASS, Verb.ASK})
-NEEDS_NOTE = frozenset({Verb.ASK})  # the question is the command's whole point
-USAGE = "ACK 42 | DONE 42 note | ESC 42 | PASS 42 | ASK 42 question | NEXT | OFF | HELP"
+TAKES_NOTE = frozenset({Verb.DONE, Verb.ESC, Verb.PASS, Verb.ASK, Verb.STATUS})
+# ASK's question and STATUS's status are the command's whole point.
+NEEDS_NOTE = frozenset({Verb.ASK, Verb.STATUS})
+_NOTE_EXAMPLE: Mapping[Verb, str] = {Verb.ASK: "your question", Verb.STATUS: "dispatched"}
+_NOTE_WHAT: Mapping[Verb, str] = {
+    Verb.ASK: "what the customer should answer",
+    Verb.STATUS: "the new status (one the playbook names, e.g. dispatched)",
+}
+# GSM-7 only (no "|", which costs two septets): these go out by SMS.
+USAGE = (
+    "ACK 42, DONE 42 note, ESC 42, PASS 42, ASK 42 question, INFO 42, STATUS 42 dispatched, "
+    "NEXT, OFF, HELP"
+)
 HELP_TEXT = (
     "crisiscast commands: ACK 42 take case 42; DONE 42 note = resolved; ESC 42 = escalate; "
     "PASS 42 = give it to someone else; ASK 42 question = ask the customer, SLA paused until "
-    "they answer; NEXT = send me a case; OFF = stop paging me; HELP."
+    "they answer (the answer is sent to you); INFO 42 = the case's details; STATUS 42 "
+    "dispatched = set a status of the playbook; NEXT = send me a case; OFF = stop paging me; "
+    "CONFIRM 7 = apply the email command 7; HELP."
 )
 # Polite particles people add in Thai and Lao ("รับ 42 ครับ"): not part of the command.
 PARTICLES = ("ครับ", "ค่ะ", "คะ", "จ้า", "จ้ะ", "ເດີ", "ເຈົ້າ")
@@ -168,7 +189,7 @@ def parse(text: str, languages: Collection[str] = ("en", "th", "lo")) -> Command
         shown = word.group(1)[:20] if word else cleaned[:20]
         return Rejection(f"Unknown command {shown!r}. Commands: {USAGE}")
     verb, rest = found
-    rest = _drop_particles(rest, trailing=verb not in NEEDS_NOTE)
+    rest = _drop_particles(rest, trailing=verb is not Verb.ASK)
     if verb not in NEEDS_NUMBER:
         if rest and verb is not Verb.HELP:  # "help me" still deserves the help text
             return Rejection(f"{verb} takes nothing after it: send just {verb}.")
@@ -177,11 +198,11 @@ def parse(text: str, languages: Collection[str] = ("en", "th", "lo")) -> Command
     if match is None:
         if verb is Verb.CONFIRM:
             return Rejection("CONFIRM needs the number from the SMS: send CONFIRM 42.")
-        example = f"{verb} 42 your question" if verb in NEEDS_NOTE else f"{verb} 42"
+        example = f"{verb} 42 {_NOTE_EXAMPLE[verb]}" if verb in NEEDS_NOTE else f"{verb} 42"
         return Rejection(f"{verb} needs a case number: send {example} (the number from the page).")
     digits, note = match.group(1), (match.group(2) or "").strip()
     if len(_significant(digits)) > _MAX_DIGITS or int(digits) > MAX_CASE_ID:
-        shown = digits if len(digits) <= 20 else digits[:20] + "…"
+        shown = digits if len(digits) <= 20 else digits[:20] + "..."  # GSM-7, not "…"
         return Rejection(
             f"There is no case {shown}: case numbers go up to {MAX_CASE_ID}. Check the number "
             "in the page, or send NEXT for your next case."
@@ -190,9 +211,10 @@ def parse(text: str, languages: Collection[str] = ("en", "th", "lo")) -> Command
     if note and verb not in TAKES_NOTE:
         return Rejection(f"{verb} takes only a case number: send {verb} {case_id}.")
     if verb in NEEDS_NOTE and not _drop_particles(note):  # "ถาม 42 ครับ" asks nothing
+        noun = "a question" if verb is Verb.ASK else "a status"
         return Rejection(
-            f"{verb} needs a question after the case number: send {verb} {case_id} "
-            "followed by what the customer should answer."
+            f"{verb} needs {noun} after the case number: send {verb} {case_id} "
+            f"followed by {_NOTE_WHAT[verb]}."
         )
     return Command(verb, case_id, note)
 
@@ -258,9 +280,11 @@ _CONFIRMATIONS: Mapping[Verb, str] = {
     Verb.ASK: "Case {case}: question sent; SLA paused until the customer answers.",
     Verb.JOIN: "Thank you: you are on the incident until your pass ends. Pages follow.",
     Verb.CONFIRM: "Email command {case} confirmed.",
+    Verb.INFO: "Case {case}: details follow.",
+    Verb.STATUS: "Case {case} is now {note}.",
 }
 
 
 def confirmation(command: Command) -> str:
     """The text sent back once a command has been applied."""
-    return _CONFIRMATIONS[command.verb].format(case=command.case_id)
+    return _CONFIRMATIONS[command.verb].format(case=command.case_id, note=command.note)

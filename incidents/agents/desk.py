@@ -21,6 +21,17 @@ Rules chosen here (the issue leaves them open):
   answer resumes the clocks (intake). A question is a response to the customer, so like ``ACK``
   it takes the case and stops the first-response clock. A question that could not be sent
   changes nothing: the clocks keep running while nobody is actually waiting on the customer.
+  The question is kept in the case's conversation (``ask``); the customer's answer is sent to
+  the agent by SMS (``relay``).
+- ``INFO 42`` answers with the case's details (``paging.compose_info``), up to four segments;
+  it and ``STATUS`` live in ``case_commands``, with the audit entry.
+- ``STATUS 42 dispatched`` sets any status the playbook names (``cases.status``); a status
+  the playbook lacks is refused with the list. ``waiting_on_customer`` comes only with an
+  ``ASK`` (which pauses the clocks); a closing status (``resolved``, ``closed``) ends the
+  agent's assignment like ``DONE``; any status set while the case waited ends the wait.
+- Every command applied, held (an email waiting for its CONFIRM) or refused is written to the
+  audit log (``agent.<verb>``) in the same transaction, with the case and the outcome; never
+  a phone number or address (the reason is scrubbed of them).
 
 At most once, and only from the agent (issue 12):
 - Every command that carries an ``Origin`` (the webhooks always pass one) is stored in
@@ -52,10 +63,18 @@ from sqlalchemy.orm import Session
 from crisiscast.channels.base import OutgoingMessage
 from crisiscast.channels.masking import mask_address
 from crisiscast.config import Settings, load_settings
-from crisiscast.errors import StoreError
 from crisiscast.incidents.agents import roster as ag
 from crisiscast.incidents.agents.assignment import QueuedCase, ReleaseReason, excluded_agents
 from crisiscast.incidents.agents.assignment import pick_for_agent as _pick
+from crisiscast.incidents.agents.case_commands import (
+    Held,
+    Refused,
+    audit_command,
+    info,
+    set_status,
+)
+from crisiscast.incidents.agents.case_commands import case_event as _event
+from crisiscast.incidents.agents.case_commands import held_case as _held
 from crisiscast.incidents.agents.commands import (
     HELP_TEXT,
     NEEDS_CASE,
@@ -68,14 +87,15 @@ from crisiscast.incidents.agents.commands import (
 )
 from crisiscast.incidents.agents.paging import (
     Senders,
-    case_contact,
-    compose_page,
     message_customer,
+    page_text,
     send_one,
 )
 from crisiscast.incidents.cases import customer_wait as wait
+from crisiscast.incidents.cases.conversation import add_entry
 from crisiscast.incidents.cases.opening import CLOSED_STATUSES
 from crisiscast.incidents.cases.sla import SlaTimer, resume
+from crisiscast.incidents.people.audit import Actor
 from crisiscast.incidents.store.database import add_event
 from crisiscast.incidents.store.models import (
     Agent,
@@ -123,8 +143,9 @@ def handle_agent_message(
 
     ``sender`` is the E.164 number of an SMS or the address of an email (for email, pass the
     command line from ``commands.from_email``). ``settings`` choose the channels an ``ASK``
-    question (and an email command's confirmation SMS) goes out on (default: read from the
-    environment when needed). ``origin`` carries the provider id that makes the command apply
+    question (and an email command's confirmation SMS) goes out on, and sign the case links
+    in ``NEXT`` and ``INFO`` answers (default: read from the environment when needed).
+    ``origin`` carries the provider id that makes the command apply
     at most once (``ALREADY_APPLIED`` comes back for a repeat) and an email's authentication;
     an email without one is refused as unauthenticated.
     """
@@ -142,10 +163,14 @@ def handle_agent_message(
                         origin.channel, origin.provider_id[:60])  # fmt: skip
             return ALREADY_APPLIED
     if "@" in sender:
-        return _by_email(session, agent, parsed, origin, claimed, now, settings)
+        reply = _by_email(session, agent, parsed, origin, claimed, now, settings)
+        audit_command(session, agent, parsed, reply, "email", now)
+        return reply
     if isinstance(parsed, Command) and parsed.verb is Verb.CONFIRM:
-        return _confirm(session, agent, parsed, now, languages, settings)
-    return _apply(session, agent, parsed, now, settings)
+        reply = _confirm(session, agent, parsed, now, languages, settings)
+        audit_command(session, agent, parsed, reply, "sms", now)
+        return reply
+    return _apply(session, agent, parsed, now, settings, "sms")
 
 
 def _apply(
@@ -154,17 +179,37 @@ def _apply(
     parsed: Command | Rejection,
     now: datetime,
     settings: Settings | None,
+    via: str,
 ) -> str:
-    """Check ``parsed`` against the store and apply it: the reply."""
+    """Check ``parsed`` against the store and apply it, audited: the reply."""
+    reply = _carry_out(session, agent, parsed, now, settings, via)
+    audit_command(session, agent, parsed, reply, via, now)
+    return reply
+
+
+def _carry_out(
+    session: Session,
+    agent: Agent,
+    parsed: Command | Rejection,
+    now: datetime,
+    settings: Settings | None,
+    via: str,
+) -> str:
     if isinstance(parsed, Command) and parsed.verb is Verb.JOIN:
         return _join(session, agent, now)
     checked = _check(session, agent, parsed)
     if isinstance(checked, str):
         return checked
     if checked.verb is Verb.CONFIRM:  # a CONFIRM inside a confirmed email: nothing to apply
-        return "CONFIRM works only by SMS from your registered phone."
+        return Refused("CONFIRM works only by SMS from your registered phone.")
     if checked.verb is Verb.ASK:
         return _ask(session, agent, checked, now, settings or load_settings())
+    if checked.verb is Verb.INFO:
+        return info(session, agent, checked, now, settings or load_settings())
+    if checked.verb is Verb.STATUS:
+        return set_status(session, agent, checked, now, via)
+    if checked.verb is Verb.NEXT:
+        return _next(session, agent, now, settings or load_settings())
     return HANDLERS[checked.verb](session, agent, checked, now)
 
 
@@ -208,13 +253,13 @@ def _by_email(
     if origin is None or pending is None or not origin.authenticated:
         why = origin.why_not if origin is not None else "its authentication was not checked"
         _refuse(session, agent, parsed, now, f"email not authenticated: {why}")
-        return (
+        return Refused(
             f"Your command was not applied: this email could not be verified as sent from "
             f"your address ({why}). Commands by email need SPF and DKIM to pass for your "
             "domain. Send the command by SMS from your registered phone instead."
         )
     if isinstance(parsed, Command) and parsed.verb is Verb.CONFIRM:
-        return "CONFIRM works only by SMS from your registered phone."
+        return Refused("CONFIRM works only by SMS from your registered phone.")
     checked = _check(session, agent, parsed)
     if isinstance(checked, str):
         return checked
@@ -222,7 +267,7 @@ def _by_email(
         return HELP_TEXT
     if agent.phone is None:
         _refuse(session, agent, parsed, now, "email command: the agent has no phone to confirm")
-        return (
+        return Refused(
             "Your command was not applied: commands by email are confirmed by SMS, and no "
             "phone is registered for you. Ask the incident commander to add your phone."
         )
@@ -235,11 +280,11 @@ def _by_email(
     result = _sms_agent(session, agent, checked, text, f"confirm:{pending}", settings)
     if result is not None:
         _refuse(session, agent, parsed, now, f"confirmation SMS not sent: {result}")
-        return (
+        return Refused(
             f"Your command was not applied: the confirmation SMS to your phone could not be "
             f"sent ({result}). Send the command by SMS instead."
         )
-    return (
+    return Held(
         f"Received {what}. It is applied once you confirm it: reply CONFIRM {pending} to the "
         f"SMS we sent to {mask_address(agent.phone)} within "
         f"{int(CONFIRM_WINDOW.total_seconds() // 60)} minutes."
@@ -253,12 +298,14 @@ def _check(session: Session, agent: Agent, parsed: Command | Rejection) -> Comma
     if isinstance(parsed, Command) and parsed.verb in NEEDS_CASE and parsed.case_id is not None:
         case = session.get(Case, parsed.case_id)
         if case is not None and _closed(case):
-            return f"Case {case.id} is already resolved: nothing to do. Send NEXT for another."
+            return Refused(
+                f"Case {case.id} is already {case.status}: nothing to do. Send NEXT for another."
+            )
         if case is not None:
             held = ag.holder_of(session, case.id)
             holders[case.id] = held.agent_id if held else None
     checked = authorize(parsed, agent_id=agent.id, holders=holders)
-    return checked.reply if isinstance(checked, Rejection) else checked
+    return Refused(checked.reply) if isinstance(checked, Rejection) else checked
 
 
 def _sms_agent(
@@ -308,13 +355,13 @@ def _confirm(
         or pending.sender.lower() != agent.email.lower()
         or _aware(pending.received_at, now) < now - CONFIRM_WINDOW
     ):
-        return (
+        return Refused(
             f"No email command {number} of yours is waiting for confirmation (they expire after "
             f"{int(CONFIRM_WINDOW.total_seconds() // 60)} minutes). Send the command by SMS."
         )
     if _claim(session, CONFIRMED, str(number), agent.phone or "", "", now) is None:
-        return f"Email command {number} was already applied."
-    return _apply(session, agent, parse(pending.body, languages), now, settings)
+        return Refused(f"Email command {number} was already applied.")
+    return _apply(session, agent, parse(pending.body, languages), now, settings, "email")
 
 
 def _aware(at: datetime, now: datetime) -> datetime:
@@ -344,23 +391,6 @@ def _refuse(
 
 def _closed(case: Case) -> bool:
     return case.resolved_at is not None or case.status in CLOSED_STATUSES
-
-
-def _event(
-    session: Session, case: Case, kind: str, message: str, now: datetime, **data: object
-) -> None:
-    if case.incident_id is not None:
-        add_event(session, case.incident_id, kind, message, {"case_id": case.id, **data}, now=now)
-
-
-def _held(session: Session, command: Command) -> tuple[Case, Assignment]:
-    """The case and the sender's assignment (authorize has checked both exist)."""
-    case_id = command.case_id or 0
-    case = session.get(Case, case_id)
-    held = ag.holder_of(session, case_id)
-    if case is None or held is None:  # authorize said it is theirs; this is a race lost
-        raise StoreError(f"case {case_id} changed hands while the command was applied")
-    return case, held
 
 
 def _ack(session: Session, agent: Agent, command: Command, now: datetime) -> str:
@@ -429,7 +459,7 @@ def _ask(
     if result.status != "sent":
         _event(session, case, "question_failed", f"case {case.id}: question not sent "
                f"({result.status}: {result.error})", now, agent_id=agent.id)  # fmt: skip
-        return (
+        return Refused(
             f"Case {case.id}: the question could not be sent ({result.error or result.status}), "
             "so the SLA keeps running. Reach the customer another way, or send ASK again."
         )
@@ -447,6 +477,10 @@ def _ask(
         question=command.note,
         provider_id=result.provider_id,
     )
+    author = Actor.agent(agent.id, agent.name, "sms").name  # as the audit log names them
+    data = {"agent_id": agent.id, "provider_id": result.provider_id}
+    add_entry(session, case.id, "ask", command.note, author=author, now=now,
+              channel=case.channel, data=data)  # fmt: skip
     return confirmation(command)
 
 
@@ -520,14 +554,18 @@ def queued(cases: list[Case], levels: Mapping[int, list[str]]) -> list[QueuedCas
     return out
 
 
-def _next(session: Session, agent: Agent, command: Command, now: datetime) -> str:
+def _next(session: Session, agent: Agent, now: datetime, settings: Settings) -> str:
     if not agent.active and (agent.pass_expires_at is None or now < agent.pass_expires_at):
         agent.active = True  # NEXT from someone who was OFF: they are back
     slot = ag.agent_slots(session)[agent.id]
     if not slot.available(now):
-        return "Your pass has ended, so no cases can be given to you. Thank you for your help."
+        return Refused(
+            "Your pass has ended, so no cases can be given to you. Thank you for your help."
+        )
     if not slot.has_room():
-        return f"You hold {slot.load} cases, your capacity. Send DONE or PASS on one first."
+        return Refused(
+            f"You hold {slot.load} cases, your capacity. Send DONE or PASS on one first."
+        )
     cases = waiting_cases(session)
     levels = _ranks(session, {c.incident_id for c in cases if c.incident_id is not None})
     exclude = excluded_agents(ag.history(session, [c.id for c in cases]))
@@ -538,13 +576,13 @@ def _next(session: Session, agent: Agent, command: Command, now: datetime) -> st
     ag.assign_case(session, case, agent, now=now)
     incident = session.get(Incident, case.incident_id)
     ref = incident.ref if incident else "-"
-    return compose_page(case, incident_ref=ref, contact=case_contact(session, case))
+    return page_text(session, settings, case, agent, incident_ref=ref)
 
 
 def _join(session: Session, agent: Agent, now: datetime) -> str:
     incident = ag.accept_invitation(session, agent, now=now)
     if incident is None:
-        return "There is no open invitation for you (it may have ended). Thank you anyway."
+        return Refused("There is no open invitation for you (it may have ended). Thank you anyway.")
     return confirmation(Command(Verb.JOIN)) + f" Incident {incident.ref}."
 
 
@@ -553,7 +591,6 @@ HANDLERS: Mapping[Verb, Handler] = {
     Verb.DONE: _done,
     Verb.ESC: _release(ReleaseReason.ESCALATED, "case_escalated"),
     Verb.PASS: _release(ReleaseReason.PASSED, "case_passed"),
-    Verb.NEXT: _next,
     Verb.OFF: _off,
     Verb.HELP: _help,
 }

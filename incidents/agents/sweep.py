@@ -9,6 +9,11 @@ Per incident, in one transaction, in this order:
 4. scale: invite standby people when the backlog passes the playbook's threshold, release idle
    temporary agents when it falls.
 
+An incident that was stood down with open cases is still swept (steps 1-3; no scaling: its extra
+hands were released): an urgent case does not stop being late because the incident closed.
+Actions taken after the closure say so (``after_close`` in the event), so the report can tell
+a real late escalation from a misplaced one.
+
 It lives with the agents because every action it takes reaches a person through paging; the
 decisions themselves stay pure in ``cases.escalation``, ``agents.assignment`` and
 ``agents.staffing``. A backup is paged only after the re-page had ``ack_timeout`` to work:
@@ -22,7 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from crisiscast.channels.base import ChannelKind, OutgoingMessage
@@ -35,7 +40,7 @@ from crisiscast.incidents.agents.paging import send_one as _send_one
 from crisiscast.incidents.cases.escalation import Action, ActionKind, OpenCase, escalate
 from crisiscast.incidents.cases.opening import CLOSED_STATUSES
 from crisiscast.incidents.store.database import add_event
-from crisiscast.incidents.store.models import Case, Incident, TimelineEvent
+from crisiscast.incidents.store.models import Agent, Case, Incident, IncidentStatus, TimelineEvent
 from crisiscast.playbook import Playbook
 
 ACTION_EVENT = "sla_action"
@@ -68,17 +73,25 @@ class Sweep:
     def levels(self) -> dict[int, list[str]]:
         return {self.incident.id: [level.name for level in self.playbook.severity.levels]}
 
+    @property
+    def after_close(self) -> bool:
+        """Whether the incident was stood down already (its open cases are still swept)."""
+        return IncidentStatus(self.incident.status) is not IncidentStatus.ACTIVE
+
     def record(self, action: Action, status: str) -> None:
+        late = " after the incident closed" if self.after_close else ""
         add_event(
             self.session,
             self.incident.id,
             ACTION_EVENT,
-            f"case {action.case_id}: {action.kind} after {action.trigger} ({status})",
+            f"case {action.case_id}: {action.kind} after {action.trigger} ({status}){late}",
             {
                 "key": action.key,
                 "case_id": action.case_id,
                 "kind": str(action.kind),
+                "trigger": action.trigger,
                 "status": status,
+                "after_close": self.after_close,
             },
             now=self.now,
         )
@@ -336,5 +349,29 @@ def sweep_one(sweep: Sweep) -> dict[str, int]:
     release_due(sweep, cases)
     escalate_breaches(sweep, cases)
     assign_waiting(sweep)
-    scale(sweep)
+    if not sweep.after_close:
+        scale(sweep)
     return dict(sweep.counts)
+
+
+def incidents_to_sweep(session: Session) -> list[int]:
+    """Active incidents, and stood-down ones whose open cases the sweep still watches."""
+    still_open = (
+        select(Case.id)
+        .where(
+            Case.incident_id == Incident.id,
+            Case.resolved_at.is_(None),
+            Case.status.not_in(CLOSED_STATUSES),
+        )
+        .exists()
+    )
+    query = select(Incident.id).where(or_(Incident.status == IncidentStatus.ACTIVE, still_open))
+    return list(session.scalars(query.order_by(Incident.id)))
+
+
+def nothing_to_sweep(session: Session, now: datetime) -> bool:
+    """No incident to sweep and no day pass ended: the CLI says so without starting Prefect."""
+    ended = select(Agent.id).where(
+        Agent.active.is_(True), Agent.pass_expires_at.is_not(None), Agent.pass_expires_at <= now
+    )
+    return not incidents_to_sweep(session) and session.scalar(ended.limit(1)) is None

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
+from crisiscast.channels.failover import routed_id
 from crisiscast.incidents.audience.optout import record_opt_out
 from crisiscast.incidents.broadcast import ledger as lg
 from crisiscast.incidents.broadcast.decisions import Content
@@ -152,17 +153,25 @@ def recall(session: Session, ref: str | int, *, now: datetime) -> int:
 
 
 def _move(
-    session: Session, column: str, value: str, status: str, error: str | None, now: datetime
+    session: Session,
+    column: str,
+    value: str | Sequence[str],
+    status: str,
+    error: str | None,
+    now: datetime,
 ) -> int:
-    """Move the row whose ``column`` is ``value`` to ``status`` if the transition table allows."""
+    """Move the row whose ``column`` is ``value`` (or one of the values) to ``status`` if the
+    transition table allows."""
     allowed = ", ".join(f"'{s}'" for s in RECEIPT_TRANSITIONS[status])
+    values = [value] if isinstance(value, str) else list(value)
+    names = ", ".join(f":v{i}" for i in range(len(values)))
     result = session.execute(
         text(
             f"UPDATE deliveries SET status = :status, last_error = :error, updated_at = :now "  # noqa: S608 - fixed SQL and checked names inlined; values bound
-            f"WHERE {column} = :value AND status IN ({allowed})"
+            f"WHERE {column} IN ({names}) AND status IN ({allowed})"
         ),
         {"status": status, "error": error, "now": session_timestamp(session, now),
-         "value": value},
+         **{f"v{i}": v for i, v in enumerate(values)}},
     )  # fmt: skip
     return max(int(getattr(result, "rowcount", 0) or 0), 0)
 
@@ -177,7 +186,8 @@ def apply_twilio_status(session: Session, form: Mapping[str, str], *, now: datet
     if status == "failed":
         code = form.get("ErrorCode") or "none"
         error = f"twilio {form.get('MessageStatus', '').lower()} (error {code})"
-    return _move(session, "provider_id", sid, status, error, now)
+    # A message the failover account sent is recorded as failover:twilio-sms:<sid>.
+    return _move(session, "provider_id", (sid, routed_id("twilio-sms", sid)), status, error, now)
 
 
 def apply_sendgrid_events(

@@ -59,6 +59,38 @@ SQLITE_CACHE_KB = 8_192
 # connection's page cache whenever another connection has committed, so two shards alternating
 # batches would start every batch with a cold cache (1M x 2: 17 s instead of 15 s).
 _SQLITE_OUTBOX_SHARDS = threading.Lock()
+# Set by the CLI's first Ctrl-C (crisiscast.cli.interrupt): every shard of this process stops at
+# its next batch boundary, once the batch in hand is recorded, so a resume sends the rest once.
+STOP = threading.Event()
+
+
+class SendProgress:
+    """Deliveries sent so far per channel by this process's shards, for the CLI's progress bars:
+    the ledger is busy with the shards' writes, counting it would slow them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sent: dict[str, int] = {}
+
+    def add(self, channel: str, sent: int) -> None:
+        if sent:
+            with self._lock:
+                self._sent[channel] = self._sent.get(channel, 0) + sent
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._sent)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._sent.clear()
+
+
+PROGRESS = SendProgress()
+
+
+class _Stopped(Exception):
+    """Raised where a new batch would begin once STOP is set: nothing of that batch is done."""
 
 
 @contextmanager
@@ -82,7 +114,8 @@ class RetryPolicy:
     max_attempts: int = 5
     base_seconds: float = 0.5
     cap_seconds: float = 30.0
-    rate_per_second: float | None = None  # None: the channel's own published rate
+    # None: the channel's own published rate, or none for a channel that paces itself.
+    rate_per_second: float | None = None
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
 
@@ -101,6 +134,7 @@ class ShardReport:
     recalled: bool = False
     error: str | None = None
     local_error: bool = False  # ``error`` is this machine's (disk full): rows stay queued
+    stopped: bool = False  # cut short by STOP (Ctrl-C): the rest stays for a resume
     extra: dict[str, int] = field(default_factory=dict)
 
     def add(self, outcomes: Sequence[lg.Outcome]) -> None:
@@ -155,7 +189,11 @@ class Sender:
         self.policy = policy
         self.report = report
         self.marks_in_flight = not isinstance(channel, OutboxChannel)
-        self.rate = policy.rate_per_second or channel.rate_per_second
+        # A channel with a sender pool keeps to each sender's rate itself; pacing it here too
+        # would cap it at the published floor (1/s for Twilio). An explicit rate still applies.
+        self.rate = policy.rate_per_second or (
+            None if channel.paces_itself else channel.rate_per_second
+        )
         self.started = policy.clock()
         self.handed = 0
 
@@ -171,6 +209,8 @@ class Sender:
             if not pending:
                 return
             pending = self._attempt(pending, attempt)
+            if pending and STOP.is_set():  # no back-off wait after Ctrl-C: they stay queued
+                return
             if pending:
                 jitter = random.random()
                 self.policy.sleep(
@@ -204,6 +244,7 @@ class Sender:
                                    self.shard.bounds, (rows[0].id, rows[-1].id),
                                    now=datetime.now(UTC))  # fmt: skip
             self.report.sent += len(rows)
+            PROGRESS.add(self.shard.channel, len(rows))
             return []
         outcomes = _outcomes(rows, results, last_try)
         self._record(outcomes)
@@ -215,6 +256,7 @@ class Sender:
         with _session(self.store) as session:
             lg.record_outcomes(session, outcomes, now=datetime.now(UTC), attempt=attempt)
         self.report.add(outcomes)
+        PROGRESS.add(self.shard.channel, sum(o.status == "sent" for o in outcomes))
 
     def _pace(self, count: int) -> None:
         wait = pace_wait(self.handed, self.started, self.policy.clock(), self.rate)
@@ -291,8 +333,15 @@ def _record_to_outbox(
     contents: dict[str, Content], default: str, size: int, report: ShardReport,
 ) -> None:  # fmt: skip
     """The outbox's path: each row written once (see ``outbox_once``)."""
-    writer = OutboxShard(lambda: _session(store), shard.incident_id, reach, bounds, channel,
-                         contents, default)  # fmt: skip
+    counted = 0
+
+    def count() -> None:  # after each committed batch
+        nonlocal counted
+        PROGRESS.add(shard.channel, writer.sent - counted)
+        counted = writer.sent
+
+    writer = OutboxShard(lambda: _batch_session(store, count), shard.incident_id, reach, bounds,
+                         channel, contents, default)  # fmt: skip
     turn = _SQLITE_OUTBOX_SHARDS if store.url.get_backend_name() == "sqlite" else nullcontext()
     try:
         with turn:
@@ -300,8 +349,21 @@ def _record_to_outbox(
     except (PermanentChannelError, LocalWriteError) as exc:
         report.error = str(exc)
         report.local_error = isinstance(exc, LocalWriteError)
+    except _Stopped:
+        report.stopped = True
     report.queued, report.sent = writer.queued, writer.sent
     report.suppressed, report.recalled = writer.suppressed, writer.recalled
+
+
+@contextmanager
+def _batch_session(store: Store, committed: Callable[[], None]) -> Iterator[Session]:
+    """The outbox writer's session, which it opens once per batch: the place to stop, since
+    nothing of the batch is written yet and every earlier batch is committed."""
+    if STOP.is_set():
+        raise _Stopped
+    with _session(store) as session:
+        yield session
+    committed()
 
 
 def _has_queued(store: Store, shard: Shard) -> bool:
@@ -321,6 +383,9 @@ def run_shard(
 ) -> ShardReport:
     """Queue, settle and send one shard on one channel; a failed channel is reported."""
     report = ShardReport(channel=shard.channel)
+    if STOP.is_set():
+        report.stopped = True
+        return report
     row_ids = [c.row_id for c in contents.values()]
     with _session(store) as session:
         if is_recalled(session, row_ids):
@@ -347,6 +412,9 @@ def run_shard(
     width = shard.bounds[1] - shard.bounds[0] + 1 if shard.bounds else len(contents)
     # Bounded: each pass moves ``after`` past at least one row, and a shard has <= width rows.
     for _ in range(width + 2):
+        if STOP.is_set():  # every batch so far is recorded; the rest stays queued
+            report.stopped = True
+            break
         if _recalled(store, shard, row_ids, report):
             break
         with _session(store) as session:
@@ -365,3 +433,16 @@ def run_shard(
             break
         after = rows[-1].id
     return report
+
+
+def run_totals(reports: Sequence[dict[str, object]]) -> dict[str, dict[str, int]]:
+    """What this run did per channel (sent, failed, suppressed), from its shards' reports: the
+    ledger's counts are the incident's running totals, which a rerun would repeat."""
+    totals: dict[str, dict[str, int]] = {}
+    for report in reports:
+        channel = str(report.get("channel") or "?")
+        by = totals.setdefault(channel, {"sent": 0, "failed": 0, "suppressed": 0})
+        for key in by:
+            value = report.get(key, 0)
+            by[key] += value if isinstance(value, int) else 0
+    return totals

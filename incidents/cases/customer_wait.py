@@ -6,11 +6,18 @@ the case (``crisiscast.incidents.intake.inbound``) and resumes the clocks: runni
 move later by exactly the pause's length (``crisiscast.incidents.cases.sla.resume``). The
 arithmetic here is pure;
 :func:`joined_timers` is the one read intake needs per batch.
+
+Intake cannot reach the agents' room (they are siblings), so it hands each answer that resumed
+a case to an :data:`AnswerHook` it was given (``Intake(store, on_answer=...)``): the agents'
+``relay`` sends it to the agent who asked. The hook runs after intake's transaction commits:
+a provider call never holds the intake writer (or its lock) and a batch that fails and is
+redone never relays an answer twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +30,20 @@ from crisiscast.incidents.store.models import Case
 WAITING_STATUS = "waiting_on_customer"
 ANSWERED_STATUS = "acknowledged"  # back to work after the answer, once someone has responded
 CHUNK = 500  # bound IN lists (SQLite allows 32,766 parameters)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A customer's message that resumed a case waiting on them (the answer to an ``ASK``)."""
+
+    case_id: int
+    message_id: int
+    body: str
+    at: datetime
+
+
+# Called once per answer, inside intake's transaction, after the case's changes are written.
+AnswerHook = Callable[[Answer], None]
 
 
 def paused_values(timer: SlaTimer, now: datetime) -> dict[str, object]:

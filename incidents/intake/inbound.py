@@ -12,7 +12,8 @@ Then, in a second transaction: STOP and its equivalents record an opt-out instea
 case; anything else is triaged with the incident's playbook and opens a case (or joins the
 sender's open one) with its SLA due times, and gets at most one auto-acknowledgement per case
 per window. A message that joins a case waiting on the customer (an agent's ``ASK``) resumes
-its SLA clocks (``crisiscast.incidents.cases.customer_wait``).
+its SLA clocks (``crisiscast.incidents.cases.customer_wait``) and is handed to the intake's
+``on_answer`` hook (the webhook's sends it on to the agent who asked: ``agents.relay``).
 
 Matching: the active incident whose announcement this address was sent (found through the
 ledger's unique idempotency key, so it stays an index lookup with a million deliveries), else
@@ -48,6 +49,7 @@ from sqlalchemy.orm import Session
 
 from crisiscast.errors import CrisiscastError, StoreError
 from crisiscast.incidents.audience.optout import handle_reply, opt_out_keyword
+from crisiscast.incidents.cases import after_close
 from crisiscast.incidents.cases import customer_wait as wait
 from crisiscast.incidents.cases.opening import case_row, is_more_severe, sla_due
 from crisiscast.incidents.cases.sla import resume
@@ -68,7 +70,9 @@ from crisiscast.playbook import Playbook, load_playbook
 log = logging.getLogger(__name__)
 
 # "stored": kept, but its processing failed (logged); the webhook still answers 2xx.
-Outcome = Literal["duplicate", "opted_out", "case", "stored"]
+# "csat": a rating recorded on the closed incident's case that asked; "closed": kept on the
+# sender's case of a closed incident and answered that it ended (``cases.after_close``).
+Outcome = Literal["duplicate", "opted_out", "case", "stored", "csat", "closed"]
 AUTO_REPLY = "auto_reply"
 OPT_OUT_CHANNELS = frozenset({"sms", "email"})
 TRIAGE_CHARS = 8_000  # what triage reads (about 1,300 words): 6.5 ms; 20,000 chars took 24 ms
@@ -171,6 +175,7 @@ class _Stored:
     message_id: int | None  # None: a provider retry of a message already stored
     incident: IncidentInfo | None
     announcement: int | None
+    closed: after_close.ClosedMatch | None = None  # matched to a stood-down incident
 
 
 @dataclass(slots=True)
@@ -203,6 +208,7 @@ class _Batch:
     intake: Intake
     session: Session
     events: list[dict[str, Any]] = field(default_factory=list)
+    answers: list[wait.Answer] = field(default_factory=list)  # ASK answers, for on_answer
 
     def run(self, stored: list[_Stored]) -> list[IntakeResult]:
         results: list[IntakeResult | _Triaged] = []
@@ -248,7 +254,19 @@ class _Batch:
             log.info("inbound opt-out incident=%s message=%s", ref, message_id)
             reply = ack.opt_out_confirmation(language)
             return IntakeResult("opted_out", message_id, ref, language=language, reply=reply)
-        return _Triaged(item, message_id, playbook, triage(text, config))
+        result = triage(text, config)
+        if item.closed is not None:  # a reply after the closure: CSAT, or told it ended
+            levels = [level.name for level in playbook.severity.levels[:2]] if playbook else []
+            done = after_close.answer(self.session, item.closed, message_id=message_id,
+                                      text=text, channel=message.channel,
+                                      severity=result.severity, pressing=levels,
+                                      language=result.language, now=now)  # fmt: skip
+            if done is not None:
+                log.info("inbound %s incident=%s case=%s", done.outcome, item.closed.ref,
+                         done.case_id)  # fmt: skip
+                return IntakeResult(done.outcome, message_id, item.closed.ref, done.case_id,
+                                    language=done.language, reply=done.reply)  # fmt: skip
+        return _Triaged(item, message_id, playbook, result)
 
     def _plan_cases(self, triaged: list[_Triaged]) -> None:
         keys = {id(t): _key(t) for t in triaged}
@@ -335,6 +353,8 @@ class _Batch:
                     )
                     data = {"case_id": case_id, "paused_seconds": waited}
                     self._event(t.stored.incident.id, "case_resumed", text, data, now)
+                body = t.stored.pending.message.body
+                self.answers.append(wait.Answer(case_id, t.message_id, body, now))
             raised = wait.shift_raised(plan.changes, timer) if plan.changes else {}
             if values or raised:
                 plan.changes = {**values, **raised}
@@ -442,8 +462,11 @@ class Intake:
         local_tz: tzinfo | None = None,
         window: timedelta = ack.DEFAULT_WINDOW,
         playbooks: PlaybookCache | None = None,
+        on_answer: wait.AnswerHook | None = None,
     ) -> None:
         self.store = store
+        # Given each customer answer that resumed a case waiting on them (an agent's ASK).
+        self.on_answer = on_answer
         # Route hours ("07:00-22:00") are read on this clock; the server's own zone by default.
         self.local_tz = local_tz
         self.window = window
@@ -461,7 +484,10 @@ class Intake:
             stored = self._store(session, batch)
         with self.store.session() as session:
             sql.plan_per_execution(session)
-            return _Batch(self, session).run(stored)
+            work = _Batch(self, session)
+            results = work.run(stored)
+        self._answered(work.answers)
+        return results
 
     def receive_each(self, batch: Sequence[Pending]) -> list[IntakeResult | Exception]:
         """``receive_many`` for messages that have nothing to do with each other: each gets its
@@ -475,7 +501,12 @@ class Intake:
         try:
             with self.store.session() as session:
                 sql.plan_per_execution(session)
-                return list(_Batch(self, session).run(self._store(session, batch)))
+                work = _Batch(self, session)
+                results: list[IntakeResult | Exception] = list(
+                    work.run(self._store(session, batch))
+                )
+            self._answered(work.answers)
+            return results
         except Exception as exc:
             if _unreachable(exc):
                 raise
@@ -495,7 +526,9 @@ class Intake:
         try:
             with self.store.session() as session:
                 sql.plan_per_execution(session)
-                done = dict(zip(map(id, kept), _Batch(self, session).run(kept), strict=True))
+                work = _Batch(self, session)
+                done = dict(zip(map(id, kept), work.run(kept), strict=True))
+            self._answered(work.answers)
         except Exception as exc:
             if _unreachable(exc):
                 raise
@@ -503,6 +536,17 @@ class Intake:
                         len(kept), type(exc).__name__)  # fmt: skip
             done = {id(item): self._process_alone(item) for item in kept}
         return [done[id(item)] if isinstance(item, _Stored) else item for item in stored]
+
+    def _answered(self, answers: Sequence[wait.Answer]) -> None:
+        """Hand each committed ASK answer to ``on_answer``; its failure never fails intake
+        (the answer is stored, the clocks resumed: the relay is a courtesy on top)."""
+        if self.on_answer is None:
+            return
+        for answer in answers:
+            try:
+                self.on_answer(answer)
+            except Exception:
+                log.exception("intake: relaying the answer on case %s failed", answer.case_id)
 
     def _store_alone(self, pending: Pending) -> _Stored | Exception:
         try:
@@ -524,7 +568,10 @@ class Intake:
         try:
             with self.store.session() as session:
                 sql.plan_per_execution(session)
-                return _Batch(self, session).run([item])[0]
+                work = _Batch(self, session)
+                result = work.run([item])[0]
+            self._answered(work.answers)
+            return result
         except Exception:
             log.exception("intake: message %s is stored but its processing failed",
                           item.message_id)  # fmt: skip
@@ -536,13 +583,22 @@ class Intake:
                                               if p.message.incident_id is not None))  # fmt: skip
         matched = sql.match_incidents(session, [(p.message.channel, p.message.sender)
                                                 for p in batch])  # fmt: skip
+        # Not reached by an active incident: a reply to one that closed belongs to it.
+        unreached = {(p.message.channel, p.message.sender) for p, (_, a) in zip(batch, matched,
+                     strict=True) if a is None and p.message.incident_id is None}  # fmt: skip
+        closed = after_close.closed_matches(session, unreached, batch[0].now) if unreached else {}
         rows: dict[tuple[str, str], dict[str, Any]] = {}
         stored: list[_Stored] = []
         for pending, (incident, announcement) in zip(batch, matched, strict=True):
             message = pending.message
             if message.incident_id is not None:
                 incident, announcement = named.get(message.incident_id), None
-            stored.append(_Stored(pending, None, incident, announcement))
+            ended = closed.get((message.channel, message.sender))
+            if ended is not None and message.incident_id is None and announcement is None:
+                incident = IncidentInfo(ended.incident_id, ended.playbook_path, ended.languages)
+            else:
+                ended = None
+            stored.append(_Stored(pending, None, incident, announcement, ended))
             rows.setdefault((message.channel, message.provider_id), {
                 "incident_id": incident.id if incident else None, "channel": message.channel,
                 "provider_id": message.provider_id, "sender": message.sender,

@@ -1,6 +1,15 @@
 """The audit log: who did what, when, from where, and what changed. Append-only (the model
 refuses updates and deletes); written in the same transaction as the change it records, so a
-change without its record (or a record without its change) cannot happen."""
+change without its record (or a record without its change) cannot happen.
+
+The model's listeners refuse changing or deleting a loaded entry; ``_refuse_bulk`` below also
+refuses ``update(AuditEvent)`` / ``delete(AuditEvent)`` statements run through any ORM session
+(those bypass the model's listeners). Raw SQL on the table is not stopped here: that needs a
+database trigger.
+
+Never put a password, token, phone number or email address in ``detail``: the log is exported
+with reports.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select
+from sqlalchemy.orm import ORMExecuteState, Session
 
+from crisiscast.errors import StoreError
 from crisiscast.incidents.store.models import AuditEvent
 
 
@@ -84,3 +94,13 @@ def events(
     if action is not None:
         query = query.where(AuditEvent.action == action)
     return session.scalars(query.order_by(AuditEvent.id).limit(limit)).all()
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk(state: ORMExecuteState) -> None:
+    """Refuse bulk UPDATE/DELETE of audit entries, which skip the model's own listeners."""
+    if not (state.is_update or state.is_delete):
+        return
+    mapper = state.bind_mapper
+    if mapper is not None and mapper.class_ is AuditEvent:
+        raise StoreError("the audit log is append-only: its entries cannot be changed or deleted")

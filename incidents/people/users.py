@@ -2,7 +2,8 @@
 
 Secrets are random (``secrets.token_urlsafe``) and stored only as SHA-256: a copy of the
 database gives no working token or session. A user who fails to sign in ``LOCKOUT_AFTER``
-times in a row is locked for ``LOCKOUT_FOR``; the lock says until when.
+times in a row is locked for ``LOCKOUT_FOR``; the lock says until when, and a commander lifts
+it early with ``crisiscast users unlock``. Disabling a user ends their sessions and tokens.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crisiscast.errors import AccessError, ConfigError
+from crisiscast.errors import AccessError, ConfigError, NotFoundError
 from crisiscast.incidents.people.passwords import hash_password, needs_rehash, verify_password
 from crisiscast.incidents.store.models import ApiToken, User, UserRole, WebSession
 
@@ -28,9 +30,44 @@ TOKEN_PREFIX = "cc_"  # noqa: S105 - so a leaked token is recognisable in a scan
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}\Z")
 
 
+class AccountLocked(AccessError):
+    """Sign-in refused because the account is locked (``until``); ``now_locked``: this very
+    attempt was the one that locked it (what the audit log records as a lock-out)."""
+
+    def __init__(self, until: datetime, *, now_locked: bool) -> None:
+        lead = "wrong username or password; " if now_locked else ""
+        super().__init__(
+            f"{lead}this account is locked after {LOCKOUT_AFTER} failed sign-ins until "
+            f"{until:%H:%M} UTC: wait, or ask a commander to unlock it "
+            "(crisiscast users unlock USERNAME)",
+            signed_in=False,
+        )
+        self.until = until
+        self.now_locked = now_locked
+
+
 def digest(secret: str) -> str:
     """The stored form of a token or session id."""
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def check_username(username: str) -> str:
+    """The username as stored (lower case), or ConfigError saying what a username may hold."""
+    name = username.strip().lower()
+    if not _USERNAME.match(name):
+        raise ConfigError(
+            f"username {username!r}: use 1-100 lower-case letters, digits, '.', '_' or '-'"
+        )
+    return name
+
+
+def check_role(role: UserRole | str) -> UserRole:
+    """The role, or ConfigError listing the roles there are."""
+    try:
+        return UserRole(role)
+    except ValueError:
+        choices = ", ".join(r.value for r in UserRole)
+        raise ConfigError(f"role {role!r} is not one of: {choices}") from None
 
 
 def create_user(
@@ -44,16 +81,10 @@ def create_user(
     agent_id: int | None = None,
 ) -> User:
     """Add a user; the username is lower-case letters, digits, ``.``, ``_`` or ``-``."""
-    name = username.strip().lower()
-    if not _USERNAME.match(name):
-        raise ConfigError(
-            f"username {username!r}: use 1-100 lower-case letters, digits, '.', '_' or '-'"
-        )
-    try:
-        kind = UserRole(role)
-    except ValueError:
-        choices = ", ".join(r.value for r in UserRole)
-        raise ConfigError(f"role {role!r} is not one of: {choices}") from None
+    name = check_username(username)
+    kind = check_role(role)
+    if by_username(session, name) is not None:
+        raise ConfigError(f"username {name!r} is taken; choose another")
     user = User(
         username=name,
         display_name=display_name or name,
@@ -74,8 +105,15 @@ def create_user(
 
 
 def by_username(session: Session, username: str) -> User | None:
-    """The user with this username (case-insensitive), if any."""
-    return session.scalar(select(User).where(User.username == username.strip().lower()))
+    """The user with this username (case-insensitive), if any.
+
+    A name no user could have (NUL, spaces, too long) is not looked up: PostgreSQL refuses
+    NUL in a query parameter, and a sign-in form may send anything.
+    """
+    name = username.strip().lower()
+    if not _USERNAME.match(name):
+        return None
+    return session.scalar(select(User).where(User.username == name))
 
 
 def authenticate(session: Session, username: str, password: str, *, now: datetime) -> User:
@@ -90,17 +128,16 @@ def authenticate(session: Session, username: str, password: str, *, now: datetim
         verify_password(None, password)
         raise wrong
     if user.locked_until is not None and user.locked_until > now:
-        until = user.locked_until.strftime("%H:%M UTC")
-        raise AccessError(
-            f"this account is locked after {LOCKOUT_AFTER} failed sign-ins until {until}; "
-            "wait, or ask a commander to reset it",
-            signed_in=False,
-        )
+        raise AccountLocked(user.locked_until, now_locked=False)
     if not verify_password(user.password_hash, password):
-        user.failed_logins += 1
+        # Counted in SQL (failed_logins + 1), so failures posted at once all count.
+        user.failed_logins = User.failed_logins + 1
+        session.flush()
         if user.failed_logins >= LOCKOUT_AFTER:
             user.locked_until = now + LOCKOUT_FOR
             user.failed_logins = 0
+            session.flush()
+            raise AccountLocked(user.locked_until, now_locked=True)
         session.flush()
         raise wrong
     user.failed_logins = 0
@@ -189,3 +226,65 @@ def end_session(session: Session, cookie: str, *, now: datetime) -> None:
     if row is not None and row.revoked_at is None:
         row.revoked_at = now
         session.flush()
+
+
+def require_user(session: Session, username: str) -> User:
+    """The user with this username, or NotFoundError saying where to see the users."""
+    user = by_username(session, username)
+    if user is None:
+        raise NotFoundError(
+            f"no user {username.strip().lower()!r}: `crisiscast users list` shows them"
+        )
+    return user
+
+
+def list_users(session: Session) -> Sequence[User]:
+    """Every user, active or not, in the order they were added."""
+    return session.scalars(select(User).order_by(User.id)).all()
+
+
+def live_tokens(session: Session, user: User) -> Sequence[ApiToken]:
+    """The user's tokens that still work (never their secret: only labels and dates)."""
+    query = select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    return session.scalars(query.order_by(ApiToken.id)).all()
+
+
+def revoke_tokens(
+    session: Session, user: User, *, now: datetime, label: str | None = None
+) -> list[int]:
+    """Revoke the user's live tokens (only those labelled ``label`` when given); their ids."""
+    tokens = [t for t in live_tokens(session, user) if label is None or t.label == label]
+    for token in tokens:
+        token.revoked_at = now
+    session.flush()
+    return [t.id for t in tokens]
+
+
+def end_sessions(session: Session, user: User, *, now: datetime) -> int:
+    """Sign the user out everywhere (after a password change, or when disabled)."""
+    result = session.execute(
+        update(WebSession)
+        .where(WebSession.user_id == user.id, WebSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def unlock(session: Session, user: User) -> bool:
+    """Lift a sign-in lock and forget past failures; whether there was a lock to lift."""
+    was_locked = user.locked_until is not None
+    user.locked_until = None
+    user.failed_logins = 0
+    session.flush()
+    return was_locked
+
+
+def disable_user(session: Session, user: User, *, now: datetime) -> None:
+    """Stop a user: no sign-in, their sessions end and their tokens are revoked now.
+
+    The row stays, so the audit log and past approvals still name who it was.
+    """
+    user.active = False
+    end_sessions(session, user, now=now)
+    revoke_tokens(session, user, now=now)
+    session.flush()

@@ -1,19 +1,23 @@
 """The incident report as Markdown (with SVG charts beside it) and as one self-contained HTML file.
 
 Sections as the commander reads them after the fact: summary, broadcast delivery per channel,
-cases per severity and channel, response and resolution times, SLA breaches, cases per
-customer, satisfaction, agent load, timeline. Charts are SVG (:mod:`.charts`), inline in the
+cases per severity and channel, response and resolution times, SLA breaches, escalations, cases
+per customer, satisfaction, agent load, timeline, audit log (also written as CSV beside the
+report). Times are in the incident's time zone (the playbook's ``timezone``); an exercise says
+EXERCISE in its title. Charts are SVG (:mod:`.charts`), inline in the
 HTML; every chart also has its numbers in a table next to it and a text alternative, so
 nothing is only in a picture.
 """
 
 from __future__ import annotations
 
+import csv
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from crisiscast.incidents.cases.sla import Clock
 from crisiscast.incidents.reporting.charts import Series, bar_chart
@@ -38,14 +42,29 @@ class ReportFiles:
     markdown: Path
     html: Path
     charts: tuple[Path, ...]
+    audit: Path | None = None  # <ref>-audit.csv
+
+
+ESCALATION_NAMES = {
+    "repage": "holder re-paged",
+    "page_backup": "backup agent paged",
+    "notify_commander": "commander notified",
+    "remind_customer": "quiet customer reminded",
+}
 
 
 def _minutes(value: timedelta | None) -> str:
     return "-" if value is None else f"{value.total_seconds() / 60:.1f}"
 
 
-def _when(value: datetime | None) -> str:
-    return "-" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
+def _when(value: datetime | None, zone: str = "UTC") -> str:
+    """A time in the incident's zone, named (``2026-11-25 15:00 +07 Asia/Bangkok``)."""
+    if value is None:
+        return "-"
+    if zone == "UTC":
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    local = value.astimezone(ZoneInfo(zone))
+    return f"{local:%Y-%m-%d %H:%M} {local.strftime('%z')[:3]} {zone}"
 
 
 def _pct(part: int, whole: int) -> str:
@@ -103,21 +122,46 @@ def _breach_table(data: ReportData, figs: Figures) -> Table:
     return ["severity", "first response breached", "resolution breached"], rows
 
 
+def _escalation_table(data: ReportData) -> Table:
+    """Per action: how many, and how many after the incident closed."""
+    counts: dict[str, list[int]] = {}
+    for e in data.escalations:
+        row = counts.setdefault(e.kind, [0, 0])
+        row[0] += 1
+        row[1] += e.after_close
+    rows = [[ESCALATION_NAMES.get(kind, kind), str(n), str(late)]
+            for kind, (n, late) in sorted(counts.items())]  # fmt: skip
+    return ["action", "times", "after the incident closed"], rows
+
+
+def _timeline_rows(data: ReportData) -> list[list[str]]:
+    """The timeline; what happened after the closure says so (open cases kept escalating)."""
+    rows = []
+    for e in data.timeline[:TIMELINE_LIMIT]:
+        late = data.closed_at is not None and e.at > data.closed_at
+        what = f"{e.kind} (after closure)" if late else e.kind
+        rows.append([_when(e.at, data.timezone), what, e.message])
+    return rows
+
+
 def _tables(data: ReportData, figs: Figures) -> list[tuple[str, Table]]:
     per_customer = [[str(n), str(c)] for n, c in figs.cases_per_customer.items()]
     scores = [[str(s), str(n)] for s, n in figs.csat.distribution.items()]
     agents = [[a.name, "yes" if a.temporary else "no", str(a.assigned), str(a.acked)]
               for a in data.agents]  # fmt: skip
-    timeline = [[_when(e.at), e.kind, e.message] for e in data.timeline[:TIMELINE_LIMIT]]
+    audit = [[_when(a.at, data.timezone), a.actor, a.action, a.subject, a.source, a.detail]
+             for a in data.audit[:TIMELINE_LIMIT]]  # fmt: skip
     return [
         ("Broadcast delivery per channel", _delivery_table(data)),
         ("Cases per severity and channel", _case_table(data, figs)),
         ("First response and resolution times", _times_table(data, figs)),
         ("SLA breaches", _breach_table(data, figs)),
+        ("Escalations", _escalation_table(data)),
         ("Cases per customer", (["cases", "customers"], per_customer)),
         ("Satisfaction (CSAT)", (["score", "answers"], scores)),
         ("Agent load", (["agent", "temporary", "cases assigned", "acknowledged"], agents)),
-        ("Timeline", (["when", "what", "details"], timeline)),
+        ("Timeline", (["when", "what", "details"], _timeline_rows(data))),
+        ("Audit log", (["when", "who", "action", "subject", "from", "what changed"], audit)),
     ]
 
 
@@ -169,13 +213,34 @@ def charts(data: ReportData, figs: Figures) -> dict[str, str]:
 def _summary_lines(data: ReportData, figs: Figures) -> list[str]:
     c = figs.csat
     mean = "-" if c.mean is None else f"{c.mean:.2f} of 5 ({c.count} answers)"
-    return [
+    zone = data.timezone
+    first = sum(b[Clock.FIRST_RESPONSE] for b in figs.breaches.values())
+    resolution = sum(b[Clock.RESOLUTION] for b in figs.breaches.values())
+    lines = [
         f"Playbook: {data.playbook_id}",
-        f"Launched: {_when(data.created_at)}; stood down: {_when(data.stood_down_at)}",
+        f"Launched: {_when(data.created_at, zone)}; stood down: {_when(data.stood_down_at, zone)}",
         f"Cases: {len(data.cases)} ({figs.open_cases} still open)",
+        f"SLA breaches: {first} first response, {resolution} resolution "
+        f"(as of {_when(data.as_of, zone)})",
+        f"Escalations: {sum(figs.escalations.values())}" + _late(figs),
         f"Mean satisfaction: {mean}",
-        f"Report generated: {_when(data.generated_at)}",
+        f"Report generated: {_when(data.generated_at, zone)}; times in {zone}",
     ]
+    if data.exercise:
+        lines.insert(0, "EXERCISE: nothing in this incident reached the public")
+    return lines
+
+
+def _late(figs: Figures) -> str:
+    late = figs.escalations_after_close
+    if not late:
+        return ""
+    return (f" ({late} after the incident closed: its open cases were kept under the SLA "
+            "sweep, which went on escalating them)")  # fmt: skip
+
+
+def _heading(data: ReportData) -> str:
+    return f"{'EXERCISE: ' if data.exercise else ''}{data.ref}: {data.title}"
 
 
 def _md_text(text: str) -> str:
@@ -198,7 +263,7 @@ def _md_table(table: Table) -> list[str]:
 
 def markdown(data: ReportData, figs: Figures, images: Mapping[str, str]) -> str:
     """The report as Markdown; ``images`` maps section titles to chart (SVG) file paths."""
-    head = _md_text(f"{data.ref}: {data.title}").replace("\n", " ")
+    head = _md_text(_heading(data)).replace("\n", " ")
     lines = [f"# {head}", "", *(f"- {_md_text(s)}" for s in _summary_lines(data, figs))]
     for title, table in _tables(data, figs):
         lines += ["", f"## {title}", ""]
@@ -233,7 +298,7 @@ _CSS = (
 
 def to_html(data: ReportData, figs: Figures, made: Mapping[str, str]) -> str:
     """One self-contained HTML page, the charts inline as SVG."""
-    parts = [f"<h1>{html.escape(data.ref)}: {html.escape(data.title)}</h1><ul>"]
+    parts = [f"<h1>{html.escape(_heading(data))}</h1><ul>"]
     parts += [f"<li>{html.escape(line)}</li>" for line in _summary_lines(data, figs)]
     parts.append("</ul>")
     for title, table in _tables(data, figs):
@@ -243,7 +308,8 @@ def to_html(data: ReportData, figs: Figures, made: Mapping[str, str]) -> str:
         parts.append(_html_table(table) + "</section>")
     head = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(data.ref)} report</title><style>{_CSS}</style></head><body>"
+        f"<title>{'EXERCISE ' if data.exercise else ''}{html.escape(data.ref)} report</title>"
+        f"<style>{_CSS}</style></head><body>"
     )
     return head + "".join(parts) + "</body></html>\n"
 
@@ -270,4 +336,23 @@ def write_report(data: ReportData, directory: Path) -> ReportFiles:
     md_path.write_text(markdown(data, figs, images), encoding="utf-8")
     html_path = directory / f"{data.ref}-report.html"
     html_path.write_text(to_html(data, figs, made), encoding="utf-8")
-    return ReportFiles(md_path, html_path, tuple(written))
+    audit_path = directory / f"{data.ref}-audit.csv"
+    write_audit(data, audit_path)
+    return ReportFiles(md_path, html_path, tuple(written), audit_path)
+
+
+def write_audit(data: ReportData, path: Path) -> None:
+    """The whole audit log as CSV (UTC ISO times: for machines; the report shows local time).
+
+    Cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``) get a quote.
+    """
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["at", "actor", "action", "subject", "source", "detail"])
+        for a in data.audit:
+            cells = [a.actor, a.action, a.subject, a.source, a.detail]
+            writer.writerow([a.at.isoformat(), *(_cell(c) for c in cells)])
+
+
+def _cell(text: str) -> str:
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text

@@ -13,12 +13,13 @@ from pydantic import SecretStr
 
 from crisiscast.channels.apprise_chat import AppriseChatChannel
 from crisiscast.channels.base import CHANNEL_KINDS, Channel, OutgoingMessage
+from crisiscast.channels.failover import CircuitBreaker, SmsFailover
 from crisiscast.channels.outbox import OutboxChannel
 from crisiscast.channels.registry import PREPARERS
 from crisiscast.channels.sendgrid_email import SendGridEmailChannel
-from crisiscast.channels.twilio_sms import RedirectingHttpClient, TwilioSmsChannel
+from crisiscast.channels.twilio_sms import TwilioSmsChannel
 from crisiscast.channels.x_social import ApiSession, XSocialChannel
-from crisiscast.config import SendGridSettings, TwilioSettings, XSettings
+from crisiscast.config import SenderRate, SendGridSettings, TwilioSettings, XSettings
 
 SECRET = "contract-secret-0123456789abcdef"
 
@@ -34,8 +35,21 @@ class Case:
 
 def _twilio(request: pytest.FixtureRequest, tmp_path: Path) -> Case:
     proxy: ScriptedServer = request.getfixturevalue("twilio_proxy")
-    settings = TwilioSettings("AC" + "ab" * 16, SecretStr(SECRET), from_number="+15005550006")
-    channel = TwilioSmsChannel(settings, http_client=RedirectingHttpClient(proxy.url))
+    channel = TwilioSmsChannel(_twilio_settings("ab"), base_url=proxy.url)
+    batch = [OutgoingMessage(f"k{i}", f"+1500555000{i}", "en", "Call 0800 123") for i in (1, 2)]
+    return Case(channel, batch, proxy)
+
+
+def _twilio_settings(account: str) -> TwilioSettings:
+    pool = (SenderRate("+15005550006", 100.0),)
+    return TwilioSettings("AC" + account * 16, SecretStr(SECRET), senders=pool)
+
+
+def _failover(request: pytest.FixtureRequest, tmp_path: Path) -> Case:
+    proxy: ScriptedServer = request.getfixturevalue("twilio_proxy")
+    primary = TwilioSmsChannel(_twilio_settings("ab"), base_url=proxy.url)
+    secondary = TwilioSmsChannel(_twilio_settings("cd"), base_url=proxy.url)
+    channel = SmsFailover(primary, secondary, CircuitBreaker(threshold=1, cooldown=60))
     batch = [OutgoingMessage(f"k{i}", f"+1500555000{i}", "en", "Call 0800 123") for i in (1, 2)]
     return Case(channel, batch, proxy)
 
@@ -70,6 +84,7 @@ def _outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Case:
 
 FACTORIES: dict[str, Callable[[pytest.FixtureRequest, Path], Case]] = {
     "twilio-sms": _twilio,
+    "failover-sms": _failover,
     "sendgrid-email": _sendgrid,
     "x-social": _x,
     "apprise-chat": _apprise,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from channel_servers import Reply, ScriptedServer
 from pydantic import SecretStr
@@ -73,9 +75,7 @@ def test_bad_addresses_fail_alone(fault_server: ScriptedServer) -> None:
 @pytest.mark.parametrize(
     ("reply", "error", "words"),
     [
-        (Reply(429, {"errors": []}), RetryableChannelError, "HTTP 429"),
         (Reply(500, {"errors": []}), RetryableChannelError, "HTTP 500"),
-        (Reply(202, b"", delay=2.0), RetryableChannelError, "timed out"),
         (
             Reply(401, {"errors": [{"message": "bad key"}]}),
             PermanentChannelError,
@@ -95,7 +95,7 @@ def test_bad_addresses_fail_alone(fault_server: ScriptedServer) -> None:
 def test_http_faults_map_to_channel_errors(
     fault_server: ScriptedServer, reply: Reply, error: type[Exception], words: str
 ) -> None:
-    """429/5xx/timeouts are retryable; 400/401/413 permanent with the reason; emails masked."""
+    """5xx are retryable; 400/401/413 permanent with the reason; emails masked."""
     fault_server.push(reply)
     with pytest.raises(error) as caught:
         channel(fault_server.url, timeout=0.5).send([msg("a", "ana@example.org")])
@@ -104,11 +104,60 @@ def test_http_faults_map_to_channel_errors(
 
 
 def test_second_group_failing_keeps_the_first_sent(fault_server: ScriptedServer) -> None:
-    """When a later request hits 429, the sent group stays sent and the rest is deferred."""
-    fault_server.push(Reply(202, b"", {"X-Message-Id": "m1"}), Reply(429, {"errors": []}))
+    """When a later request hits a 503, the sent group stays sent and the rest is deferred."""
+    fault_server.push(Reply(202, b"", {"X-Message-Id": "m1"}), Reply(503, {"errors": []}))
     batch = [msg("a", "a@example.org", "en"), msg("b", "b@example.org", "fr")]
     results = channel(fault_server.url).send(batch)
     assert [(r.status, r.retryable) for r in results] == [("sent", False), ("failed", True)]
+
+
+def test_timeout_leaves_the_request_unknown_never_resent(fault_server: ScriptedServer) -> None:
+    """A request that timed out may have gone out: its recipients fail for good, not resent."""
+    fault_server.push(Reply(202, b"", delay=1.0))
+    batch = [msg("a", "a@example.org"), msg("b", "b@example.org"), msg("c", "c@example.org", "fr")]
+    results = channel(fault_server.url, timeout=0.3).send(batch)
+    assert [(r.status, r.retryable) for r in results] == [
+        ("failed", False), ("failed", False), ("failed", True),
+    ]  # fmt: skip
+    assert "outcome unknown" in (results[0].error or "")
+    assert len(fault_server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Retry-After": "0.4"}, {"X-RateLimit-Reset": "{reset}"}],
+    ids=["retry-after", "reset"],
+)
+def test_429_waits_then_sends_the_same_request_once(
+    fault_server: ScriptedServer, headers: dict[str, str]
+) -> None:
+    """A 429 was not accepted: the account's bucket holds until the reset, then one resend."""
+    reset = {k: v.format(reset=f"{time.time() + 0.4:.3f}") for k, v in headers.items()}
+    fault_server.push(Reply(429, {"errors": []}, reset), Reply(202, b"", {"X-Message-Id": "m2"}))
+    ch = channel(fault_server.url)
+    started = time.monotonic()
+    results = ch.send([msg("a", "a@example.org")])
+    assert time.monotonic() - started >= 0.35
+    assert [(r.status, r.provider_id) for r in results] == [("sent", "m2")]
+    assert len(fault_server.requests) == 2 and ch.rate_limited == 1
+
+
+def test_requests_keep_to_the_configured_rate(fault_server: ScriptedServer) -> None:
+    """At 2 requests/s, three content groups wait 0.5 s before the second and the third."""
+    fault_server.default = Reply(202, b"")
+    now = [100.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    settings = SendGridSettings(SecretStr(API_KEY + "-rate"), SENDER, requests_per_second=2.0)
+    ch = SendGridEmailChannel(settings, host=fault_server.url, clock=lambda: now[0], sleep=sleep)
+    batch = [msg(str(i), f"u{i}@example.org", lang) for i, lang in enumerate(["en", "fr", "th"])]
+    assert {r.status for r in ch.send(batch)} == {"sent"}
+    assert sleeps == [pytest.approx(0.5), pytest.approx(0.5)]
+    assert ch.requests == 3
 
 
 def test_to_url_masks_the_api_key() -> None:

@@ -205,3 +205,22 @@ def test_agents_add_list_release(runner: CliRunner) -> None:
     released = runner.invoke(app, ["agents", "release", "1"])
     assert released.exit_code == 0 and "released" in released.output
     assert "No agents" in runner.invoke(app, ["agents", "list"]).output
+
+
+def test_answers_that_need_no_flow_come_without_prefect(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unknown incident or an empty sweep is answered from the store alone: Prefect (whose
+    start costs seconds) is never started for them."""
+    import crisiscast.cli.response as response
+
+    def no_prefect() -> None:
+        raise AssertionError("Prefect was started for an answer that needs no flow")
+
+    monkeypatch.setattr(response, "prefect_in_process", no_prefect)
+    swept = runner.invoke(app, ["sweep"])
+    assert swept.exit_code == 0, swept.output
+    assert "Nothing to do" in swept.output
+    unknown = runner.invoke(app, ["stand-down", "INC-999"])
+    assert unknown.exit_code == 1
+    assert "INC-999" in unknown.output and "Traceback" not in unknown.output

@@ -17,8 +17,9 @@ from crisiscast.flows.sla_sweep import sla_sweep
 from crisiscast.incidents.agents import roster as ag
 from crisiscast.incidents.agents.desk import handle_agent_message
 from crisiscast.incidents.intake.inbound import Inbound, Intake
+from crisiscast.incidents.lifecycle import change_status
 from crisiscast.incidents.store.database import Store
-from crisiscast.incidents.store.models import Agent, Case, Incident, TimelineEvent
+from crisiscast.incidents.store.models import Agent, Case, Incident, IncidentStatus, TimelineEvent
 
 M = timedelta(minutes=1)
 
@@ -118,16 +119,20 @@ def test_breach_repages_then_pages_backup_then_tells_commander(db: Store, home: 
     assert sweep(db, T0 + 121 * M, **options) == {"notify_commander": 1}
     assert sweep(db, T0 + 122 * M, **options) == {}
     texts = [(p["address"], p["text"].split("\n")[0]) for p in sms(home)]
-    assert texts == [
-        (first.phone, f"URGENT case {case.id} INC-1 (rescue)"),
-        (first.phone, f"STILL WAITING: URGENT case {case.id} INC-1 (rescue)"),
-        (backup.phone, f"URGENT case {case.id} INC-1 (rescue)"),
+    # Who got what, by the page's head (its details, such as the language, are paging's).
+    expected = [
+        (first.phone, f"URGENT case {case.id} INC-1 (rescue"),
+        (first.phone, f"STILL WAITING: URGENT case {case.id} INC-1 (rescue"),
+        (backup.phone, f"URGENT case {case.id} INC-1 (rescue"),
         (
             commander,
             f"INC-1: case {case.id} (urgent) resolution_breach. Open the dashboard to "
             "reassign or step in.",
         ),
     ]
+    assert [address for address, _ in texts] == [address for address, _ in expected]
+    for (_, text), (_, head) in zip(texts, expected, strict=True):
+        assert text.startswith(head), (text, head)
     assert [a["kind"] for a in kinds(db, "sla_action")] == [
         "repage",
         "page_backup",
@@ -231,3 +236,22 @@ def test_waiting_case_is_not_escalated_and_its_quiet_customer_is_reminded(
     assert to_customer[0] == "which floor are you on?"
     assert f"เคส {case.id}" in to_customer[1]  # the reminder, in the customer's language
     assert len(to_customer) == 2
+
+
+def test_closed_incident_is_swept_while_it_has_open_cases(db: Store, home: Path) -> None:
+    """After closure an open urgent case is still assigned and escalated (without inviting
+    standby people); once it is resolved, the closed incident is left alone."""
+    with db.session() as session:
+        make_agent(session, 1)
+        case = make_case(session, incident(session))
+        for status in (IncidentStatus.STANDING_DOWN, IncidentStatus.CLOSED):
+            change_status(session, incident(session), status, now=T0, reason="test")
+    assert sweep(db, T0 + M, ack_timeout_minutes=30)["assigned"] == 1
+    assert sweep(db, T0 + 16 * M, ack_timeout_minutes=30).get("repage") == 1
+    late = kinds(db, "sla_action")
+    assert late and late[0]["after_close"] is True
+    with db.session() as session:
+        stored = session.get_one(Case, case.id)
+        stored.status, stored.resolved_at = "resolved", T0 + 20 * M
+    summary = sla_sweep(database_url=db.url.render_as_string(hide_password=False), now=T0 + 30 * M)
+    assert "INC-1" not in summary

@@ -415,3 +415,20 @@ def test_no_public_url_means_no_status_callback(tmp_path: Path) -> None:
            "TWILIO_AUTH_TOKEN": "t", "TWILIO_FROM_NUMBER": "+15005550006"}  # fmt: skip
     twilio = load_settings(env).twilio
     assert twilio is not None and twilio.status_callback is None
+
+
+def test_the_failover_accounts_receipts_are_accepted(
+    tmp_path: Path, store: Store, email_key: str
+) -> None:
+    """A delivery sent by the second Twilio account gets its receipt signed with that account's
+    token: accepted; a third token is still refused."""
+    primary = TwilioSettings("AC" + "0" * 32, SecretStr(TOKEN), from_number="+15005550006",
+                             status_callback=STATUS_URL)  # fmt: skip
+    second = TwilioSettings("AC" + "1" * 32, SecretStr("second-account-token"),
+                            from_number="+15005550007", status_callback=STATUS_URL)  # fmt: skip
+    settings = Settings(tmp_path, store.url.render_as_string(False), twilio=primary,
+                        twilio_fallback=second, public_url=PUBLIC)  # fmt: skip
+    with TestClient(create_app(settings, "t")) as client:
+        assert status_callback(client, "failed", token="third-token") == 403
+        assert status_callback(client, "delivered", token="second-account-token") == 204
+    assert row(store, PHONE) == ("delivered", None)

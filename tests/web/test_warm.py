@@ -83,3 +83,13 @@ def test_call_server_sends_token_and_reports_errors(server: str) -> None:
     assert call_server(good, "/api/x", {"a": 1}) == {"echo": {"a": 1}}
     with pytest.raises(CrisiscastError, match="wrong token"):
         call_server(ServerInfo(url=server, token="bad", pid=1), "/api/x", {})
+
+
+def test_a_serve_on_another_store_is_refused(tmp_path: Path, server: str) -> None:
+    """With serve on SQLite, a command set to PostgreSQL must not write to serve's SQLite file:
+    it refuses and names both stores (passwords masked by the caller)."""
+    info = ServerInfo(url=server, token="t0k", pid=os.getpid(), store="sqlite:///a.db")
+    write_server_info(tmp_path, info)
+    assert find_server(tmp_path, store="sqlite:///a.db") == info
+    with pytest.raises(CrisiscastError, match=r"uses the store sqlite:///a\.db.*postgresql"):
+        find_server(tmp_path, store="postgresql+psycopg://u:***@127.0.0.1/test")

@@ -1,18 +1,41 @@
 """The built-in crisis triage config (English, Thai, Lao): used with no playbook and by the eval.
 
-Phrases are matched as whole words in Latin script and as substrings in Thai and Lao, which are
-written without spaces between words. Keep them specific: a phrase that fires on chatter costs
-an urgent queue its focus.
+Phrases (``lexicon.py``) are matched as whole words in Latin script and as substrings in Thai and
+Lao, which are written without spaces between words. Keep them specific: a phrase that fires on
+chatter costs an urgent queue its focus. Categories also say which route a reply takes
+(``CATEGORY_ROUTES``): a playbook's category borrows its built-in namesake's phrases and route.
 """
 
 from __future__ import annotations
 
 from crisiscast.incidents.intake.triage.config import (
     CategoryRule,
+    Combination,
     Question,
     SignalRule,
     Subcategory,
     TriageConfig,
+)
+from crisiscast.incidents.intake.triage.lexicon import (
+    BASIC_NEEDS,
+    CALM,
+    DAMAGE,
+    EXHAUSTION,
+    FACILITY,
+    FRAUD,
+    HARM,
+    HAZARD,
+    HAZARD_HERE,
+    MEDICAL_HELP,
+    MEDICINE,
+    MONEY,
+    PLEA,
+    REQUEST,
+    ROUTINE,
+    SERVICE_DOWN,
+    TIME,
+    VULNERABLE,
+    phrases,
 )
 
 IMPACT = ("extensive", "significant", "moderate", "minor")
@@ -24,186 +47,281 @@ MATRIX = {
     "minor": {"critical": "medium", "high": "medium", "medium": "low", "low": "low"},
 }
 
-
-def _phrases(**by_language: str) -> dict[str, tuple[str, ...]]:
-    """Phrases per language, each written as one "|"-separated string to keep the tables short."""
-    return {lang: tuple(text.split("|")) for lang, text in by_language.items()}
-
-
-_DANGER = _phrases(
-    en=(
-        "trapped|stuck under|buried|under the rubble|injured|injuries|wounded|bleeding"
-        "|unconscious|not breathing|heart attack|drowning|drowned|swept away|dead|died"
-        "|dying|death|deaths|killed|bodies|corpses|missing|search and rescue|rescue us"
-        "|kidnapped|shooting|gunfire|violence|raped|on fire|gas leak|electrocuted|save us"
-        "|save me|crushed|under the debris|looting|looters|armed men|gunmen|going to die"
-    ),
-    th=(
-        "ติดอยู่|ติดค้าง|บาดเจ็บ|เลือดออก|หมดสติ|ไม่หายใจ|จมน้ำ|ถูกน้ำพัด|เสียชีวิต|ตาย"
-        "|ศพ|สูญหาย|หายตัว|ช่วยด้วย|ไฟไหม้|ถูกทำร้าย"
-    ),
-    lo=("ຕິດຢູ່|ບາດເຈັບ|ເລືອດອອກ|ສະຫຼົບ|ບໍ່ຫາຍໃຈ|ຈົມນ້ຳ|ຖືກນ້ຳພັດ|ເສຍຊີວິດ|ຕາຍ|ສູນຫາຍ|ຊ່ວຍແດ່|ໄຟໄໝ້"),
-)
-_VULNERABLE = _phrases(
-    en=(
-        "baby|babies|infant|newborn|elderly|pregnant|disabled|wheelchair|bedridden"
-        "|orphan|orphans|alone child"
-    ),
-    th="ทารก|เด็กเล็ก|ผู้สูงอายุ|คนชรา|ตั้งครรภ์|คนพิการ|ติดเตียง",
-    lo="ເດັກນ້ອຍ|ຜູ້ສູງອາຍຸ|ຖືພາ|ຄົນພິການ|ນອນຕິດຕຽງ",
-)
-_MEDICAL = _phrases(
-    en=(
-        "doctor|doctors|medicine|medicines|medication|medical|insulin|sick|fever"
-        "|cholera|diarrhea|infection|give birth|nurse"
-    ),
-    th="หมอ|ยารักษา|ไม่มียา|ป่วย|ไข้|ท้องเสีย|คลอด",
-    lo="ທ່ານໝໍ|ບໍ່ມີຢາ|ເຈັບປ່ວຍ|ໄຂ້|ຖອກທ້ອງ|ເກີດລູກ",
-)
-_NEEDS = _phrases(
-    en=(
-        "no water|no food|hungry|starving|thirsty|need water|need food|need shelter"
-        "|no shelter|homeless|tent|tents|nowhere to sleep|nothing to eat|drinking water"
-    ),
-    th="ไม่มีน้ำดื่ม|ไม่มีอาหาร|หิว|ไม่มีที่อยู่|ไม่มีที่พัก|ไม่มีที่นอน",
-    lo="ບໍ່ມີນ້ຳດື່ມ|ບໍ່ມີອາຫານ|ຫິວ|ບໍ່ມີບ່ອນພັກ|ບໍ່ມີບ່ອນຢູ່",
-)
-_FACILITY = _phrases(
-    en=(
-        "hospital|hospitals|hospital's|clinic|icu|emergency room|ambulance|dialysis"
-        "|life support|oxygen|power plant|water supply|dam"
-    ),
-    th="โรงพยาบาล|คลินิก|รถพยาบาล|ห้องฉุกเฉิน|ออกซิเจน|ฟอกไต|เขื่อน",
-    lo="ໂຮງໝໍ|ຄລີນິກ|ລົດໂຮງໝໍ|ຫ້ອງສຸກເສີນ|ອົກຊີເຈນ|ເຂື່ອນ",
-)
-_SERVICE_DOWN = _phrases(
-    en=(
-        "is down|are down|went down|outage|not working|offline|can't log in"
-        "|cannot log in|can't access|cannot access|no power|power cut|blackout"
-        "|no electricity|no network|no signal|crashed"
-    ),
-    th="ระบบล่ม|ล่ม|ใช้งานไม่ได้|ไฟดับ|เข้าสู่ระบบไม่ได้|ไม่มีสัญญาณ",
-    lo="ລະບົບລົ້ມ|ໃຊ້ບໍ່ໄດ້|ໄຟຟ້າດັບ|ເຂົ້າລະບົບບໍ່ໄດ້|ບໍ່ມີສັນຍານ",
-)
-_TIME = _phrases(
-    en=(
-        "right now|immediately|asap|urgent|urgently|emergency|hurry|running out"
-        "|rising fast|within the hour|tonight|sos|as soon as possible"
-    ),
-    th="ด่วน|ทันที|เดี๋ยวนี้|ฉุกเฉิน|ใกล้หมด|คืนนี้",
-    lo="ດ່ວນ|ທັນທີ|ດຽວນີ້|ສຸກເສີນ|ໃກ້ໝົດ|ຄືນນີ້",
-)
-_MONEY = _phrases(
-    en=(
-        "lost everything|lost my job|can't pay|cannot pay|no money|savings|bankrupt"
-        "|payroll|refund|charged twice|double charged|lost my crops|livestock"
-    ),
-    th="ขาดรายได้|ไม่มีเงิน|สูญเสียทุกอย่าง|พืชผลเสียหาย|ถูกหักเงินซ้ำ",
-    lo="ບໍ່ມີເງິນ|ສູນເສຍທຸກຢ່າງ|ພືດຜົນເສຍຫາຍ|ຂາດລາຍໄດ້",
-)
-_DAMAGE = _phrases(
-    en=("collapsed|destroyed|damaged|flooded|landslide|road blocked|roads blocked|bridge|roof"),
-    th="พังถล่ม|บ้านพัง|เสียหาย|น้ำท่วม|ดินถล่ม|ถนนขาด",
-    lo="ເຮືອນພັງ|ເສຍຫາຍ|ນ້ຳຖ້ວມ|ດິນເຈື່ອນ|ຖະໜົນຂາດ",
-)
-_HAZARD = _phrases(
-    en=(
-        "flood|floods|flooding|storm|hurricane|cyclone|typhoon|earthquake|aftershock"
-        "|aftershocks|tsunami|heavy rain|rising water|wildfire|fuel shortage"
-        "|power lines|evacuation"
-    ),
-    th="พายุ|แผ่นดินไหว|ฝนตกหนัก|น้ำขึ้น|ไฟป่า|อพยพ",
-    lo="ພາຍຸ|ແຜ່ນດິນໄຫວ|ຝົນຕົກໜັກ|ນ້ຳຂຶ້ນ|ໄຟປ່າ|ອົບພະຍົບ",
-)
-_EXHAUSTION = _phrases(
-    en="exhausted|no sleep|can't cope|cannot cope|overwhelmed|burned out",
-    th="เหนื่อยมาก|ไม่ได้นอน|รับมือไม่ไหว",
-    lo="ເມື່ອຍຫຼາຍ|ບໍ່ໄດ້ນອນ|ຮັບມືບໍ່ໄຫວ",
-)
-
 SIGNALS = (
-    SignalRule("danger_to_life", _DANGER, impact="extensive", urgency="critical"),
-    SignalRule("vulnerable_people", _VULNERABLE, impact="significant", urgency="high"),
-    SignalRule("medical_need", _MEDICAL, impact="significant", urgency="critical"),
-    SignalRule("basic_needs", _NEEDS, impact="significant", urgency="medium"),
-    SignalRule("critical_facility", _FACILITY, impact="extensive", urgency="medium"),
-    SignalRule("service_down", _SERVICE_DOWN, impact="significant", urgency="high"),
-    SignalRule("time_pressure", _TIME, urgency="high"),
-    SignalRule("money_at_stake", _MONEY, impact="moderate"),
-    SignalRule("damage", _DAMAGE, impact="significant", urgency="medium"),
-    SignalRule("hazard_reported", _HAZARD, impact="moderate", urgency="medium"),
-    SignalRule("exhaustion", _EXHAUSTION, urgency="medium"),
+    SignalRule("danger_to_life", HARM, impact="extensive", urgency="critical", negatable=True),
+    SignalRule("call_for_rescue", PLEA, impact="extensive", urgency="critical"),
+    SignalRule("fraud_in_progress", FRAUD, impact="significant", urgency="critical"),
+    SignalRule("vulnerable_people", VULNERABLE, impact="significant", urgency="high"),
+    SignalRule("hazard_here", HAZARD_HERE, impact="moderate", urgency="high"),
+    SignalRule("medical_need", MEDICAL_HELP, impact="significant", urgency="medium"),
+    SignalRule("medicine_need", MEDICINE, impact="significant", urgency="medium"),
+    SignalRule("basic_needs", BASIC_NEEDS, impact="significant", urgency="medium"),
+    SignalRule("critical_facility", FACILITY, impact="extensive", urgency="medium"),
+    SignalRule("service_down", SERVICE_DOWN, impact="significant", urgency="high"),
+    SignalRule("time_pressure", TIME, urgency="high"),
+    SignalRule("money_at_stake", MONEY, impact="moderate"),
+    SignalRule("damage", DAMAGE, impact="significant", urgency="medium"),
+    SignalRule("hazard_reported", HAZARD, impact="moderate", urgency="medium"),
+    SignalRule("exhaustion", EXHAUSTION, urgency="medium"),
+    SignalRule("request", REQUEST),  # no level of its own: it completes combinations
+    SignalRule("routine_request", ROUTINE, impact="minor", urgency="low"),
+    SignalRule("all_fine", CALM, impact="minor", urgency="low", calming=True),
+)
+COMBINATIONS = (
+    # A hazard where someone who cannot save themselves is: danger to life.
+    Combination(
+        "person_at_risk",
+        (("vulnerable_people",), ("hazard_here", "danger_to_life")),
+        impact="extensive",
+        urgency="critical",
+    ),
+    # Someone ill who asks for help: the development set's urgent (medical_help and request).
+    Combination(
+        "medical_emergency",
+        (("medical_need",), ("request", "time_pressure")),
+        impact="extensive",
+        urgency="critical",
+    ),
+    # Care that stops with the system ("patients ... the pharmacy system is down").
+    Combination(
+        "care_interrupted",
+        (("vulnerable_people", "medical_need", "medicine_need"), ("service_down",)),
+        impact="extensive",
+        urgency="critical",
+    ),
+    # Medicine needed now ("ต้องการยาด่วน").
+    Combination(
+        "medicine_now",
+        (("medicine_need",), ("time_pressure",)),
+        impact="extensive",
+        urgency="critical",
+    ),
 )
 
 
-def _sub(name: str, en: str, th: str, lo: str) -> Subcategory:
-    return Subcategory(name, _phrases(en=en, th=th, lo=lo))
+def _sub(name: str, en: str, th: str = "", lo: str = "") -> Subcategory:
+    return Subcategory(name, phrases(en=en, th=th, lo=lo))
 
 
 CATEGORIES = (
     CategoryRule(
         "rescue",
-        _phrases(en="rescue|help us", th="ช่วยเหลือ", lo="ຊ່ວຍເຫຼືອ"),
+        phrases(en="rescue|help us|boat", th="ช่วยด้วย|ต้องการเรือ", lo="ຊ່ວຍແດ່|ຕ້ອງການເຮືອ"),
         (
-            _sub("trapped", "trapped|stuck|buried|rubble", "ติดอยู่", "ຕິດຢູ່"),
+            _sub("trapped", "trapped|stuck|buried|rubble|roof", "ติดอยู่|หลังคา", "ຕິດຢູ່|ຫຼັງຄາ"),
             _sub(
                 "medical",
-                "injured|doctor|medicine|hospital|sick|wounded",
-                "บาดเจ็บ|ยา|โรงพยาบาล|ป่วย",
-                "ບາດເຈັບ|ຢາ|ໂຮງໝໍ|ເຈັບປ່ວຍ",
+                "injured|doctor|hospital|sick|wounded|bleeding|ambulance",
+                "บาดเจ็บ|โรงพยาบาล|ป่วย|เลือดออก|หมอ",
+                "ບາດເຈັບ|ໂຮງໝໍ|ເຈັບປ່ວຍ|ເລືອດອອກ|ທ່ານໝໍ",
             ),
-            _sub("missing", "missing|lost child", "สูญหาย|หายตัว", "ສູນຫາຍ"),
+            _sub(
+                "missing", "missing|lost child|can't find", "สูญหาย|หายตัว|หาไม่เจอ", "ສູນຫາຍ|ຊອກບໍ່ເຫັນ"
+            ),
             _sub("evacuation", "evacuate|evacuation", "อพยพ", "ອົບພະຍົບ"),
         ),
     ),
     CategoryRule(
         "supplies",
-        _phrases(en="supplies|aid", th="ของบริจาค", lo="ເຄື່ອງຊ່ວຍເຫຼືອ"),
+        phrases(en="supplies|aid", th="ของบริจาค|ถุงยังชีพ", lo="ເຄື່ອງຊ່ວຍເຫຼືອ|ຖົງຍັງຊີບ"),
         (
-            _sub("water", "water|thirsty", "น้ำดื่ม", "ນ້ຳດື່ມ"),
-            _sub("food", "food|hungry|eat|rice", "อาหาร|หิว|ข้าว", "ອາຫານ|ຫິວ|ເຂົ້າ"),
-            _sub("shelter", "shelter|tent|tents|homeless", "ที่พัก|เต็นท์", "ບ່ອນພັກ|ເຕັນ"),
-            _sub("clothing", "clothes|clothing|blanket|blankets", "เสื้อผ้า|ผ้าห่ม", "ເສື້ອຜ້າ|ຜ້າຫົ່ມ"),
+            _sub(
+                "water",
+                "drinking water|clean water|thirsty|need water|send water",
+                "น้ำดื่ม|น้ำสะอาด|ขอน้ำ|ส่งน้ำ|ไม่มีน้ำ",
+                "ນ້ຳດື່ມ|ນ້ຳສະອາດ|ຂໍນ້ຳ|ສົ່ງນ້ຳ|ບໍ່ມີນ້ຳ",
+            ),
+            _sub(
+                "food",
+                "food|hungry|eat|rice|milk",
+                "อาหาร|หิว|ข้าวสาร|ขอข้าว|ข้าวหมด|นม|ของกิน|ไม่มีข้าว",
+                "ອາຫານ|ຫິວ|ເຂົ້າສານ|ຂໍເຂົ້າ|ເຂົ້າໝົດ|ນົມ|ຂອງກິນ|ບໍ່ມີເຂົ້າ",
+            ),
+            _sub(
+                "medicine",
+                "medicine|insulin|pills|inhaler|nurse|doctor|clinic|medical team",
+                "ยาหมด|ต้องการยา|ขอยา|อินซูลิน|พยาบาล|หมอ|หน่วยแพทย์|ยาแก้|ยาประจำตัว|ยาโรค",
+                "ຢາໝົດ|ຕ້ອງການຢາ|ຂໍຢາ|ອິນຊູລິນ|ພະຍາບານ|ທ່ານໝໍ|ແພດ|ຢາແກ້|ຢາປະຈຳຕົວ|ຢາພະຍາດ",
+            ),
+            _sub(
+                "shelter",
+                "shelter|tent|tents|homeless|blankets|nowhere to sleep|tarps|mats",
+                "ที่พัก|เต็นท์|ผ้าห่ม|ที่นอน|ผ้าใบ|เสื่อ|มุ้ง|ศูนย์พักพิงที่ใกล้",
+                "ບ່ອນພັກ|ເຕັນ|ຜ້າຫົ່ມ|ບ່ອນນອນ|ຜ້າໃບ|ສາດ|ມຸ້ງ|ສູນພັກພິງໃກ້",
+            ),
+            _sub(
+                "clothing",
+                "clothes|clothing|soap|pads|diapers",
+                "เสื้อผ้า|สบู่|ผ้าอนามัย|แพมเพิส|แก๊ส|หม้อ",
+                "ເສື້ອຜ້າ|ສະບູ|ຜ້າອະນາໄມ|ຜ້າອ້ອມ|ແກັສ|ໝໍ້",
+            ),
         ),
     ),
     CategoryRule(
-        "infrastructure",
-        _phrases(en="infrastructure", th="สาธารณูปโภค", lo="ພື້ນຖານໂຄງລ່າງ"),
+        "aid_claim",
+        phrases(
+            en="compensation|claim|clame|relief money|relief grant|relief application|apply for",
+            th="ชดเชย|เยียวยา|เคลม|ยื่นขอ|ลงทะเบียนผู้ประสบภัย|เงินช่วยเหลือ",
+            lo="ຊົດເຊີຍ|ເຄລມ|ຍື່ນຂໍ|ລົງທະບຽນ|ເງິນຊ່ວຍເຫຼືອ",
+        ),
         (
-            _sub("power", "electricity|power|blackout", "ไฟฟ้า|ไฟดับ", "ໄຟຟ້າ"),
-            _sub("roads", "road|roads|bridge", "ถนน|สะพาน", "ຖະໜົນ|ຂົວ"),
             _sub(
-                "communications",
-                "phone|network|signal|internet",
-                "สัญญาณ|อินเทอร์เน็ต",
-                "ສັນຍານ|ອິນເຕີເນັດ",
+                "housing",
+                "damaged house|house damage|renters|landlord",
+                "บ้านเสียหาย|ค่าเสียหายบ้าน|เช่าบ้าน",
+                "ເຮືອນເສຍຫາຍ|ຄ່າເສຍຫາຍເຮືອນ|ເຊົ່າເຮືອນ",
+            ),
+            _sub("crops", "crops|rice|farmers", "พืชผล|นาข้าว", "ພືດຜົນ|ນາເຂົ້າ"),
+            _sub("livestock", "livestock|buffalo|pigs|cattle", "ควาย|หมู|วัว", "ຄວາຍ|ໝູ|ງົວ"),
+            _sub(
+                "documents",
+                "documents|id card|form|claim number",
+                "เอกสาร|บัตรประชาชน|แบบฟอร์ม|ทะเบียนบ้าน|คำร้อง|บัญชีธนาคาร",
+                "ເອກະສານ|ບັດປະຈຳຕົວ|ແບບຟອມ|ຄຳຮ້ອງ|ບັນຊີທະນາຄານ|ໃບຢັ້ງຢືນ",
+            ),
+        ),
+    ),
+    CategoryRule(
+        "rescheduling",
+        phrases(
+            en=(
+                "reschedule|postpone|appointment|rebook|another day|change the date"
+                "|change the day|delay|later slot|move the|move my|instead"
+            ),
+            th="เลื่อน|เปลี่ยนวัน|นัด|จองคิว",
+            lo="ເລື່ອນ|ປ່ຽນມື້|ນັດ|ຈອງຄິວ",
+        ),
+        (
+            _sub("jobs", "job|migration|export|batch|maintenance"),
+            _sub(
+                "appointments",
+                "appointment|inspection|visit|registration|survey|call|session",
+                "นัด|ตรวจบ้าน|วันจันทร์|วันอังคาร|วันพุธ|ขอเป็นวัน",
+                "ນັດ|ກວດເຮືອນ|ວັນຈັນ|ວັນອັງຄານ|ວັນພຸດ|ຂໍເປັນວັນ",
             ),
             _sub(
-                "buildings", "house|houses|building|collapsed|roof", "บ้านพัง|อาคาร", "ເຮືອນພັງ|ອາຄານ"
+                "deliveries",
+                "delivery|deliveries|collecting",
+                "วันส่ง|การจัดส่ง|รับข้าว",
+                "ມື້ສົ່ງ|ການຈັດສົ່ງ|ຮັບເຂົ້າ",
             ),
+            _sub("renewals", "renewal|contract", "ต่ออายุ|สัญญา", "ຕໍ່ອາຍຸ|ສັນຍາ"),
+        ),
+    ),
+    CategoryRule(
+        "security",
+        phrases(
+            en=(
+                "phishing|fraud|scam|hacked|unauthorised|unauthorized|stolen|someone is using"
+                "|someone changed|someone logged|pretending|threatening|my card"
+            ),
+            th="ฟิชชิ่ง|อีเมลปลอม|แอบอ้าง|ตัดเงิน|ใช้บัตร|มีคนเปลี่ยน",
+            lo="ຟິດຊິງ|ອີເມວປອມ|ຕັດເງິນ|ໃຊ້ບັດ|ມີຄົນປ່ຽນ",
+        ),
+        (
+            _sub("phishing", "phishing|link|fake", "ฟิชชิ่ง|อีเมลปลอม", "ຟິດຊິງ|ອີເມວປອມ"),
+            _sub("fraud", "card|payment|payments|account emptied", "บัตร|ตัดเงิน", "ບັດ|ຕັດເງິນ"),
+            _sub("account_takeover", "logged into|changed my", "มีคนเปลี่ยน", "ມີຄົນປ່ຽນ"),
+        ),
+    ),
+    CategoryRule(
+        "privacy",
+        phrases(
+            en="my data|personal data|data protection|delete my|erase|exposed|breach",
+            th="ข้อมูลของฉัน|ลบข้อมูล|ข้อมูลรั่ว|ข้อมูลอะไร",
+            lo="ຂໍ້ມູນຂອງຂ້ອຍ|ລຶບຂໍ້ມູນ|ຂໍ້ມູນທີ່ຮົ່ວ|ຂໍ້ມູນທັງໝົດ",
+        ),
+        (
+            _sub("access_request", "copy of|access request|what data", "สำเนา", "ສຳເນົາ"),
+            _sub("erasure_request", "delete|erase|deleted", "ลบ", "ລຶບ"),
+            _sub("complaint", "complaint|complain", "ร้องเรียน", "ຮ້ອງຮຽນ"),
+        ),
+    ),
+    CategoryRule(
+        "account",
+        phrases(
+            en="invoice|billing|subscription|admin|refund|credit|vat|my account|charged twice",
+            th="ใบแจ้งหนี้|สมัครสมาชิก|แอดมิน|คืนเงิน|บัญชี",
+            lo="ໃບແຈ້ງໜີ້|ແອັດມິນ|ຄືນເງິນ|ບັນຊີ",
+        ),
+        (
+            _sub(
+                "password_reset",
+                "password|reset|two step|2fa|sign in|log in|locked out",
+                "รหัสผ่าน|รีเซ็ต",
+                "ລະຫັດຜ່ານ|ຣີເຊັດ",
+            ),
+            _sub("access", "access|locked|user"),
+            _sub(
+                "billing", "invoice|billing|refund|charged|card expired", "ใบแจ้งหนี้|คืนเงิน", "ຄືນເງິນ"
+            ),
+            _sub("admin", "admin|owner", "แอดมิน", "ແອັດມິນ"),
         ),
     ),
     CategoryRule(
         "technical",
-        _phrases(en="system|systems", th="ระบบ", lo="ລະບົບ"),
+        phrases(
+            en=(
+                "system|systems|app|website|site|error|crash|crashes|crashing|loading|api"
+                "|server|link|upload|bug|timeout|timeouts|dashboard|latency|slow|down|outage"
+            ),
+            th="ระบบ|แอป|เว็บ|error|ล่ม|โหลด|ลิงก์|otp|แชท",
+            lo="ລະບົບ|ແອັບ|ເວັບ|ລົ້ມ|ໂຫຼດ|ລິ້ງ|otp|ແຊັດ",
+        ),
         (
-            _sub("login", "log in|login|password|sign in", "เข้าสู่ระบบ|รหัสผ่าน", "ເຂົ້າລະບົບ|ລະຫັດຜ່ານ"),
-            _sub("payments", "payment|payments|refund|charged", "ชำระเงิน|โอนเงิน", "ຊຳລະເງິນ|ໂອນເງິນ"),
-            _sub("website", "website|site|app", "เว็บไซต์|แอป", "ເວັບໄຊ|ແອັບ"),
+            _sub(
+                "login",
+                "log in|login|password|sign in|otp|verification code",
+                "เข้าสู่ระบบ|รหัสผ่าน|เข้าระบบ",
+                "ເຂົ້າລະບົບ|ລະຫັດຜ່ານ",
+            ),
+            _sub(
+                "payments", "payment|payments|checkout|charged", "ชำระเงิน|จ่ายเงิน", "ຊຳລະເງິນ|ຈ່າຍເງິນ"
+            ),
+            _sub("website", "website|site|page", "เว็บไซต์|เว็บ", "ເວັບໄຊ|ເວັບ"),
+            _sub("app", "app|mobile", "แอป", "ແອັບ"),
+            _sub("api", "api|webhooks|endpoint"),
+            _sub("performance", "slow|latency|timeout|timeouts", "ช้า", "ຊ້າ"),
+            _sub("data", "export|records|data|report|reports", "ข้อมูล", "ຂໍ້ມູນ"),
+        ),
+    ),
+    CategoryRule(
+        "infrastructure",
+        phrases(en="infrastructure", th="สาธารณูปโภค", lo="ພື້ນຖານໂຄງລ່າງ"),
+        (
+            _sub("power", "electricity|power|blackout", "ไฟฟ้า|ไฟดับ", "ໄຟຟ້າ"),
+            _sub("roads", "road|roads|bridge", "ถนน|สะพาน", "ຖະໜົນ|ຂົວ"),
+            _sub("communications", "phone|network|signal|internet", "สัญญาณ", "ສັນຍານ"),
+            _sub("buildings", "building|collapsed", "บ้านพัง|อาคาร", "ເຮືອນພັງ|ອາຄານ"),
         ),
     ),
 )
+# Which route need a category takes when the playbook has no route of the category's own name.
+# "category/subcategory" keys win over "category" ones. Danger to life always takes the
+# emergency route first, whatever the category.
+CATEGORY_ROUTES = {
+    "rescue": "emergency",
+    "supplies": "account",
+    "aid_claim": "account",
+    "claims": "account",
+    "administrative": "account",
+    "billing": "account",
+    "security": "account",
+    "privacy": "account",
+    "account/password_reset": "technical",
+    "infrastructure": "account",
+}
 
 QUESTIONS = (
     Question("how_many", ("people_affected",)),
     Question("financial_impact", ("money_at_stake",)),
     Question("exhausting", ("exhaustion",)),
-    Question("dangerous", ("danger_to_life", "vulnerable_people")),
+    Question("dangerous", ("danger_to_life", "vulnerable_people", "person_at_risk")),
     Question("fix_first", ("basic_needs", "medical_need", "service_down", "critical_facility")),
 )
 
 
-def default_config(*, use_model: bool = True) -> TriageConfig:
+def default_config(*, use_model: bool = True, operating_point: str | None = None) -> TriageConfig:
     """The built-in crisis config: scales and matrix as in the shipped playbooks, en/th/lo rules."""
     return TriageConfig(
         levels=("urgent", "high", "medium", "low"),
@@ -217,4 +335,10 @@ def default_config(*, use_model: bool = True) -> TriageConfig:
         categories=CATEGORIES,
         questions=QUESTIONS,
         use_model=use_model,
+        combinations=COMBINATIONS,
+        category_routes=CATEGORY_ROUTES,
+        operating_point=operating_point or DEFAULT_OPERATING_POINT,
     )
+
+
+DEFAULT_OPERATING_POINT = "urgent_recall"

@@ -7,7 +7,7 @@ place that knows the playbook schema. Ranks everywhere mean 0 = most severe.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,22 @@ class SignalRule:
 
     name: str
     patterns: Mapping[str, tuple[str, ...]]
+    impact: str | None = None
+    urgency: str | None = None
+    negatable: bool = False  # "no one was hurt": a negation just before the phrase cancels it
+    calming: bool = False  # "we are fine": alone among the signals, the rules overrule the model
+
+
+@dataclass(frozen=True)
+class Combination:
+    """Signals that together mean more than each alone: one phrase from every group.
+
+    "my grandmother cannot walk" is a high; with "water coming into my house" it is danger to
+    life. Fires under ``name`` with its own impact and urgency.
+    """
+
+    name: str
+    groups: tuple[tuple[str, ...], ...]
     impact: str | None = None
     urgency: str | None = None
 
@@ -70,6 +86,12 @@ class TriageConfig:
     money_impact: tuple[tuple[int, int], ...] = ((1_000_000, 0), (10_000, 1), (100, 2), (1, 3))
     everyone_impact: int = 1  # "everyone", "the whole village": rank of impact it implies
     fallback_category: str = "other"
+    combinations: tuple[Combination, ...] = ()
+    routes: Mapping[str, str] = field(default_factory=dict)  # need -> channel (the playbook's)
+    category_routes: Mapping[str, str] = field(default_factory=dict)  # category[/sub] -> need
+    life_categories: tuple[str, ...] = ("rescue", "emergency")  # danger to life picks these
+    emergency_need: str = "emergency"
+    operating_point: str = "urgent_recall"
 
     @property
     def default_language(self) -> str:
@@ -83,3 +105,25 @@ class TriageConfig:
     def impact_at(self, rank: int) -> str:
         """Impact name at a rank, clipped to the scale (configs may have fewer steps)."""
         return self.impact[min(max(rank, 0), len(self.impact) - 1)]
+
+    def need_for(self, category: str, subcategory: str | None, urgent: bool) -> str | None:
+        """The route need a reply takes: danger to life first, then its category's route.
+
+        A category named like one of the playbook's route needs takes that route; otherwise the
+        ``category_routes`` table decides ("aid_claim" -> "account"). The fallback category
+        takes no route. Without routes (no playbook), the table's need is reported as is.
+        """
+        if urgent and (not self.routes or self.emergency_need in self.routes):
+            return self.emergency_need
+        if category == self.fallback_category:
+            return None
+        candidates = (
+            self.category_routes.get(f"{category}/{subcategory}") if subcategory else None,
+            category if category in self.routes else None,
+            self.category_routes.get(category),
+            category,
+        )
+        for need in candidates:
+            if need is not None and (not self.routes or need in self.routes):
+                return need
+        return "account" if "account" in self.routes else None

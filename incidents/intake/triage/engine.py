@@ -1,25 +1,50 @@
-"""Triage of one reply: severity, category, language, the why and the unanswered questions.
+"""Triage of one reply: severity, category, route, language, the why and the open questions.
 
-Rules first: the config's signals (phrases, head counts, sums of money) give an impact and an
-urgency, and the config's matrix turns them into a severity. When no signal fires, the shipped
-model (if enabled) decides. When signals do fire, the more severe of the two verdicts wins, so a
-playbook's rule can always raise a reply above what the model says.
+Rules first: the config's signals (phrases, head counts, sums of money, and combinations such as
+a vulnerable person with a hazard where they are) give an impact and an urgency, and the
+config's matrix turns them into a severity. A harm phrase right after a negation ("no one was
+hurt") does not count. When no signal fires, the shipped model (if enabled) decides at the
+config's operating point; when signals do fire, the more severe verdict wins, so a rule can
+always raise a reply above the model. Two exceptions: a short reply whose only signal says all
+is well ("we are fine") stays low, and the model abstains on a reply with no word it was trained
+on (Thai or Lao without English). A blank reply is reported as empty. The category then picks
+the route, danger to life first.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from crisiscast.incidents.intake.triage import counts
 from crisiscast.incidents.intake.triage.config import TriageConfig
 from crisiscast.incidents.intake.triage.language import detect_language
+from crisiscast.incidents.intake.triage.lexicon import (
+    NEGATIONS_EN,
+    NEGATIONS_TH_LO,
+    NOT_PEOPLE_EN,
+    NOT_PEOPLE_TH_LO,
+)
 from crisiscast.incidents.intake.triage.model import TriageModel, default_model
-from crisiscast.incidents.intake.triage.rules import compile_rules, normalise_phrase, tokens
+from crisiscast.incidents.intake.triage.rules import (
+    compact,
+    compile_rules,
+    has_unspaced_script,
+    normalise_phrase,
+    tokens,
+)
 
 PEOPLE = "people_affected"
 MONEY = "money_at_stake"
+_LINKS = re.compile(
+    r"https?://\S+|www\.\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:org|com|net|gov|la|th|io)\b\S*"
+)
+SURE = 0.5  # P(urgent) at which the model alone sends a reply to the emergency route
+CALM_WORDS = 12  # "we are fine" overrules the model only in a reply this short
+EMPTY = "empty"
 
 
 @dataclass(frozen=True)
@@ -35,9 +60,13 @@ class TriageResult:
     unanswered: tuple[str, ...]
     impact: str
     urgency: str
-    decided_by: str  # "rules", "model" or "default"
+    decided_by: str  # "rules", "model", "default" or "empty" (a blank reply)
     confidence: float
     scores: Mapping[str, float] = field(default_factory=dict)
+    need: str | None = None  # the route need: the category's, or emergency for danger to life
+    route: str | None = None  # the playbook's channel for that need
+    operating_point: str = ""  # the model's operating point in force
+    empty: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the CLI's output line)."""
@@ -52,6 +81,10 @@ class TriageResult:
             "impact": self.impact,
             "urgency": self.urgency,
             "decided_by": self.decided_by,
+            "operating_point": self.operating_point,
+            "need": self.need,
+            "route": self.route,
+            "empty": self.empty,
             "confidence": round(self.confidence, 4),
             "scores": {k: round(v, 4) for k, v in self.scores.items()},
         }
@@ -63,6 +96,12 @@ class _Fired:
     evidence: str
     impact: str | None
     urgency: str | None
+    calming: bool = False
+
+    @property
+    def decides(self) -> bool:
+        """Whether the signal sets a level (``request`` only completes combinations)."""
+        return self.impact is not None or self.urgency is not None
 
 
 def triage(
@@ -74,26 +113,37 @@ def triage(
 ) -> TriageResult:
     """Triage one reply: the rules' verdict, or the model's where it is more severe.
 
-    ``model`` defaults to the shipped one when ``config.use_model``; ``urgent_cut`` makes the
-    model say urgent whenever P(urgent) reaches it (more urgent recall, less precision).
+    ``model`` defaults to the shipped one when ``config.use_model``; ``urgent_cut`` overrides the
+    cut of the config's operating point (the model says urgent once P(urgent) reaches it).
     """
-    lowered = counts.ascii_digits(normalise_phrase(text))
+    if not text.strip():
+        return _empty(text, config)
+    lowered = counts.ascii_digits(_LINKS.sub(" ", normalise_phrase(text)))
     words = tokens(lowered)
     fired = _signals(lowered, words, config)
-    impact = _most(config.impact, [f.impact for f in fired], config.default_impact)
-    urgency = _most(config.urgency, [f.urgency for f in fired], config.default_urgency)
+    fired += _combinations(fired, config)
+    deciding = [f for f in fired if f.decides]
+    impact = _most(config.impact, [f.impact for f in deciding], config.default_impact)
+    urgency = _most(config.urgency, [f.urgency for f in deciding], config.default_urgency)
     rule_level = config.level_for(impact, urgency)
-    why = [_explain(f) for f in fired]
-    severity, decided_by, confidence = rule_level, "rules" if fired else "default", 1.0
+    why = [_explain(f) for f in deciding]
+    severity, decided_by, confidence = rule_level, "rules" if deciding else "default", 1.0
     probabilities: dict[str, float] = {}
-    if config.use_model:
+    calm = bool(deciding) and all(f.calming for f in deciding) and len(words) <= CALM_WORDS
+    if config.use_model and not calm:
         model = model or default_model()
         probabilities = model.probabilities(text)
-        model_level, confidence_m = _model_level(probabilities, model, config, urgent_cut)
-        if not fired or _rank(config, model_level) < _rank(config, rule_level):
-            severity, decided_by, confidence = model_level, "model", confidence_m
-            why.append(f"model: {model_level} (p={confidence_m:.2f})")
-    category, subcategory = _category(lowered, words, config)
+        if not probabilities:
+            why.append("model: abstained (no word it was trained on)")
+        else:
+            cut = model.urgent_cut_for(config.operating_point) if urgent_cut is None else urgent_cut
+            model_level, confidence_m = _model_level(probabilities, model, config, cut)
+            if not deciding or _rank(config, model_level) < _rank(config, rule_level):
+                severity, decided_by, confidence = model_level, "model", confidence_m
+                why.append(f"model: {model_level} (p={confidence_m:.2f}, {config.operating_point})")
+    life = rule_level == config.levels[0]
+    sure = severity == config.levels[0] and probabilities.get(config.levels[0], 0.0) >= SURE
+    category, subcategory, need = _route(lowered, words, config, calm=calm, life=life, sure=sure)
     names = tuple(dict.fromkeys(f.signal for f in fired))
     return TriageResult(
         severity=severity,
@@ -108,6 +158,43 @@ def triage(
         decided_by=decided_by,
         confidence=confidence,
         scores=probabilities,
+        need=need,
+        route=config.routes.get(need) if need else None,
+        operating_point=config.operating_point,
+    )
+
+
+def _route(
+    lowered: str, words: list[str], config: TriageConfig, *, calm: bool, life: bool, sure: bool
+) -> tuple[str, str | None, str | None]:
+    """Category, subcategory and route need. Danger to life first: the rules saw it, or the
+    model is sure of it (P(urgent) >= 0.5). A reply the high-recall point alone makes urgent
+    goes first in the queue but keeps its category and route ("how do I claim?" still goes to
+    an agent message). All is well: no category, no route."""
+    if calm:
+        return config.fallback_category, None, None
+    category, subcategory = _category(lowered, words, config, life, life or sure)
+    uncategorised = category in (config.fallback_category, *config.life_categories)
+    need = config.need_for(category, subcategory, life or (sure and uncategorised))
+    return category, subcategory, need
+
+
+def _empty(text: str, config: TriageConfig) -> TriageResult:
+    """A blank reply: nothing to triage, so it is reported as empty (at the lowest level)."""
+    return TriageResult(
+        severity=config.levels[-1],
+        category=config.fallback_category,
+        subcategory=None,
+        language=config.default_language,
+        why=("empty reply",),
+        signals=(),
+        unanswered=tuple(q.id for q in config.questions),
+        impact=config.impact[-1],
+        urgency=config.urgency[-1],
+        decided_by=EMPTY,
+        confidence=1.0,
+        operating_point=config.operating_point,
+        empty=True,
     )
 
 
@@ -118,7 +205,11 @@ def _signals(lowered: str, words: list[str], config: TriageConfig) -> list[_Fire
     for hit in compile_rules(config).signals.find(lowered, words):
         if hit.owner not in fired:
             rule = by_name[hit.owner]
-            fired[hit.owner] = _Fired(hit.owner, repr(hit.phrase), rule.impact, rule.urgency)
+            if rule.negatable and _negated(lowered, hit.phrase):
+                continue
+            fired[hit.owner] = _Fired(
+                hit.owner, repr(hit.phrase), rule.impact, rule.urgency, rule.calming
+            )
     people = counts.people_count(lowered)
     whole = counts.everyone(lowered)
     if people and (not whole or people[0] >= 100):
@@ -132,6 +223,49 @@ def _signals(lowered: str, words: list[str], config: TriageConfig) -> list[_Fire
         rank = _step(config.money_impact, int(money[0]))
         _keep_worse(fired, _Fired(MONEY, repr(money[1]), config.impact_at(rank), None), config)
     return list(fired.values())
+
+
+def _combinations(fired: list[_Fired], config: TriageConfig) -> list[_Fired]:
+    """Combinations whose every group has a fired signal ("grandmother" + "water coming in")."""
+    names = {f.signal for f in fired}
+    found = []
+    for combo in config.combinations:
+        if combo.name not in names and all(names & set(group) for group in combo.groups):
+            evidence = " + ".join(next(n for n in g if n in names) for g in combo.groups)
+            found.append(_Fired(combo.name, evidence, combo.impact, combo.urgency))
+    return found
+
+
+def _negated(lowered: str, phrase: str) -> bool:
+    """Whether every occurrence of a harm phrase follows a negation in its clause, or names
+    an animal or a thing just before it ("no one was hurt", "ควายตาย")."""
+    if has_unspaced_script(phrase):
+        text = lowered if phrase in lowered else compact(lowered)
+        starts = [m.start() for m in re.finditer(re.escape(phrase), text)]
+        return bool(starts) and all(
+            text[:i].endswith(NEGATIONS_TH_LO) or _about_things(text[max(0, i - 14) : i])
+            for i in starts
+        )
+    plain, negated = _negation_patterns(phrase)
+    occurrences = [m.start() for m in plain.finditer(lowered)]
+    things = sum(_about_things(lowered[max(0, i - 20) : i]) for i in occurrences)
+    return len(negated.findall(lowered)) + things >= max(len(occurrences), 1)
+
+
+def _about_things(before: str) -> bool:
+    """Whether the words just before a harm phrase name an animal or a thing."""
+    if has_unspaced_script(before):
+        return any(word in before for word in NOT_PEOPLE_TH_LO)
+    return not NOT_PEOPLE_EN.isdisjoint(tokens(before))
+
+
+@lru_cache(maxsize=1024)
+def _negation_patterns(phrase: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The phrase as a whole word, and the phrase up to two words after a negation (no
+    punctuation between: "no power, people trapped" is not a negation of "trapped")."""
+    word = r"(?<![\w'])" + re.escape(phrase) + r"(?![\w'])"
+    negation = r"(?<![\w'])(?:" + "|".join(map(re.escape, sorted(NEGATIONS_EN))) + r")"
+    return re.compile(word), re.compile(negation + r"(?:\s+[\w']+){0,2}\s+" + re.escape(phrase))
 
 
 def _keep_worse(fired: dict[str, _Fired], new: _Fired, config: TriageConfig) -> None:
@@ -161,6 +295,7 @@ def _most(scale: tuple[str, ...], found: list[str | None], default: str) -> str:
 
 
 def _explain(fired: _Fired) -> str:
+    """One line of ``why``: the signal and what fired it."""
     return f"{fired.signal.replace('_', ' ')}: {fired.evidence}"
 
 
@@ -174,7 +309,8 @@ def _model_level(
     config: TriageConfig,
     urgent_cut: float | None,
 ) -> tuple[str, float]:
-    """The model's class mapped onto the config's levels by relative rank."""
+    """The model's class mapped onto the config's levels by relative rank; urgent once
+    P(urgent) reaches the operating point's cut."""
     best = max(probabilities, key=probabilities.__getitem__)
     top = model.classes[0]
     if urgent_cut is not None and probabilities[top] >= urgent_cut:
@@ -184,14 +320,22 @@ def _model_level(
     return level, probabilities[best]
 
 
-def _category(lowered: str, words: list[str], config: TriageConfig) -> tuple[str, str | None]:
-    """The category with the most phrase hits (first one on ties) and its leading subcategory."""
+def _category(
+    lowered: str, words: list[str], config: TriageConfig, life: bool, danger: bool
+) -> tuple[str, str | None]:
+    """The category with the most phrase hits (config order on ties) and its leading
+    subcategory. Danger to life first: when the rules found it, the config's life category
+    (rescue) is chosen; a life category is chosen only where there is danger to life."""
     hits = compile_rules(config).categories.find(lowered, words)
-    if not hits:
+    names = [c.name for c in config.categories]
+    first = next((n for n in config.life_categories if n in names), None) if life else None
+    if not danger:
+        hits = [h for h in hits if h.owner[0] not in config.life_categories]
+    if not hits and first is None:
         return config.fallback_category, None
     tally: dict[str, int] = {}
     for hit in hits:
         tally[hit.owner[0]] = tally.get(hit.owner[0], 0) + 1
-    category = max(tally, key=tally.__getitem__)
+    category = first or max((n for n in names if n in tally), key=tally.__getitem__)
     sub = next((h.owner[1] for h in hits if h.owner[0] == category and h.owner[1]), None)
     return category, sub

@@ -45,10 +45,13 @@ _STOPWORDS = {
     "tl": "ang ng mga sa at ako kami namin hindi po tulong para may",
 }
 _WORDS = re.compile(r"[^\W\d_]+")
+_BEYOND_LATIN = re.compile("[\u0370-\U0010ffff]")
 
 
 def detect_language(text: str, languages: tuple[str, ...], default: str) -> str:
     """The reply's language code; ``languages`` are the playbook's, ``default`` its first."""
+    if not _BEYOND_LATIN.search(text):  # the common case, decided without a loop per character
+        return _latin_language(text, languages, default)
     counts: dict[str, int] = {}
     for char in text:
         code = ord(char)

@@ -1,7 +1,10 @@
 """The shipped statistical model: a linear classifier over ``features``, read from gzipped JSON.
 
 Inference is pure Python (a dict lookup and four additions per feature) so the package needs no
-numpy. Retrain with ``python bench/train_triage.py``; the file records how it was trained.
+numpy. Retrain with ``python bench/train_triage.py``; the file records how it was trained and its
+operating points: named P(urgent) cuts chosen on validation (``urgent_recall``, the default, for
+urgent recall 0.85 on the test split; ``balanced`` for macro-F1, no cut; ``urgent_f2``). Files
+of format 1 (the model shipped before) are still read, with their two cuts as points.
 """
 
 from __future__ import annotations
@@ -29,17 +32,20 @@ class TriageModel:
     classes: tuple[str, ...]
     bias: tuple[float, ...]
     weights: dict[str, tuple[float, ...]]
-    urgent_cut: float  # P(urgent) cut reaching urgent recall 0.80 on validation
+    urgent_cut: float  # P(urgent) cut of the default operating point
     urgent_cut_f2: float  # P(urgent) cut with the best urgent F2 on validation
     checks: tuple[tuple[str, tuple[float, ...]], ...]
     trained: dict[str, Any]
+    operating_points: dict[str, float | None] = field(default_factory=dict)
     _cache: dict[str, tuple[int, tuple[float, ...]]] = field(
         default_factory=dict, repr=False, compare=False
     )
 
     def scores(self, text: str) -> list[float]:
         """Raw linear scores per class for one reply."""
-        unique_words, pairs = reply_parts(text)
+        return self._scores(*reply_parts(text))
+
+    def _scores(self, unique_words: list[str], pairs: list[str]) -> list[float]:
         totals = [0.0] * len(self.classes)
         size = len(pairs)
         for word in unique_words:
@@ -71,9 +77,20 @@ class TriageModel:
             cached = self._cache[word] = (len(feats), tuple(totals))
         return cached
 
+    def urgent_cut_for(self, point: str) -> float | None:
+        """The P(urgent) cut of a named operating point (None: the plain most likely class)."""
+        if point not in self.operating_points:
+            known = ", ".join(sorted(self.operating_points))
+            raise ConfigError(f"triage operating point {point!r} is unknown; choose one of {known}")
+        return self.operating_points[point]
+
     def probabilities(self, text: str) -> dict[str, float]:
-        """Softmax of the scores: class name -> probability."""
-        scores = self.scores(text)
+        """Softmax of the scores: class name -> probability; empty when the reply has no word
+        the model reads (Thai or Lao alone), so that the model abstains instead of guessing."""
+        unique_words, pairs = reply_parts(text)
+        if not unique_words:
+            return {}
+        scores = self._scores(unique_words, pairs)
         top = max(scores)
         exps = [math.exp(s - top) for s in scores]
         total = sum(exps)
@@ -97,8 +114,18 @@ def load_model(path: Path = MODEL_PATH) -> TriageModel:
 
 
 def _from_dict(raw: dict[str, Any]) -> TriageModel:
-    if raw["format"] != 1:
-        raise ValueError(f"'format' (got {raw['format']!r}, this version reads 1)")
+    if raw["format"] not in (1, 2):
+        raise ValueError(f"'format' (got {raw['format']!r}, this version reads 1 and 2)")
+    if raw["format"] == 1:
+        points: dict[str, float | None] = {
+            "balanced": None,
+            "urgent_recall": float(raw["urgent_threshold_recall80"]),
+            "urgent_f2": float(raw["urgent_threshold_f2"]),
+        }
+    else:
+        points = {
+            str(k): None if v is None else float(v) for k, v in raw["operating_points"].items()
+        }
     unit = 1.0 / float(raw["weight_scale"])
     classes = tuple(str(c) for c in raw["classes"])
     weights = {str(feat): tuple(w * unit for w in row) for feat, row in raw["weights"].items()}
@@ -108,10 +135,11 @@ def _from_dict(raw: dict[str, Any]) -> TriageModel:
         classes=classes,
         bias=tuple(float(b) for b in raw["bias"]),
         weights=weights,
-        urgent_cut=float(raw["urgent_threshold_recall80"]),
-        urgent_cut_f2=float(raw["urgent_threshold_f2"]),
+        urgent_cut=float(points["urgent_recall"] or 0.0),
+        urgent_cut_f2=float(points["urgent_f2"] or 0.0),
         checks=tuple((str(c["text"]), tuple(c["scores"])) for c in raw["checks"]),
         trained=dict(raw["trained"]),
+        operating_points=points,
     )
 
 

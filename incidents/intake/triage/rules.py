@@ -15,10 +15,12 @@ from functools import lru_cache
 from typing import Generic, TypeVar
 
 from crisiscast.incidents.intake.triage.config import TriageConfig
+from crisiscast.incidents.intake.triage.lexicon import HIDING_WORDS
 
 Owner = TypeVar("Owner")
 _NO_SPACE = re.compile("[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u4e00-\u9fff]")
 _TOKEN = re.compile(r"\w+(?:'\w+)*")
+_SPACES = re.compile(r"\s+")
 
 
 def normalise_phrase(text: str) -> str:
@@ -29,6 +31,21 @@ def normalise_phrase(text: str) -> str:
 def tokens(lowered: str) -> list[str]:
     """Words of a lower-cased reply, the way phrases are split too."""
     return _TOKEN.findall(lowered)
+
+
+def has_unspaced_script(text: str) -> bool:
+    """Whether the text has Thai, Lao or another script written without word spaces."""
+    return _NO_SPACE.search(text) is not None
+
+
+def compact(lowered: str) -> str:
+    """The reply without spaces: Thai and Lao phrases match whether or not people spaced words
+    ("ยาย เดิน ไม่ ได้" as "ยายเดินไม่ได้"); words that hide a phrase (ขยาย) are masked."""
+    joined = _SPACES.sub("", lowered)
+    for word in HIDING_WORDS:
+        if word in joined:
+            joined = joined.replace(word, "#" * len(word))
+    return joined
 
 
 @dataclass(frozen=True)
@@ -73,7 +90,8 @@ class PhraseIndex(Generic[Owner]):
                     break
             i += step
         if self._unspaced and _NO_SPACE.search(lowered):
-            found = [(lowered.find(p), p) for p in self._unspaced if p in lowered]
+            joined = compact(lowered)
+            found = [(joined.find(p), p) for p in self._unspaced if p in joined]
             for _, phrase in sorted(found):
                 hits.extend(Hit(phrase, owner) for owner in self._unspaced[phrase])
         return hits

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crisiscast.channels.sms_segments import count_segments
 from crisiscast.incidents.agents.commands import (
     HELP_TEXT,
     KEYWORDS,
@@ -113,7 +114,7 @@ def test_malformed_commands_get_a_reply_that_says_what_to_send(text: str, reply:
     assert isinstance(result, Rejection)
     assert reply in result.reply
     if "Unknown" in reply or "Empty" in reply:
-        assert "ACK 42 | DONE 42 note" in result.reply
+        assert "ACK 42, DONE 42 note" in result.reply
 
 
 def test_unknown_number_is_refused_without_revealing_anything() -> None:
@@ -242,6 +243,50 @@ def test_help_and_usage_list_ask() -> None:
     result = parse("hello")
     assert isinstance(result, Rejection)
     assert "ASK 42 question" in result.reply
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("INFO 42", Command(Verb.INFO, 42)),
+        ("details #42", Command(Verb.INFO, 42)),
+        ("ข้อมูล ๔๒", Command(Verb.INFO, 42)),
+        ("รายละเอียด 42 ครับ", Command(Verb.INFO, 42)),
+        ("ຂໍ້ມູນ 42", Command(Verb.INFO, 42)),
+        ("STATUS 42 dispatched", Command(Verb.STATUS, 42, "dispatched")),
+        ("สถานะ 42 dispatched ครับ", Command(Verb.STATUS, 42, "dispatched")),
+        ("ສະຖານະ42 on_site", Command(Verb.STATUS, 42, "on_site")),
+    ],
+)
+def test_info_and_status_in_english_thai_and_lao(text: str, expected: Command) -> None:
+    """INFO 42 and STATUS 42 dispatched are read in all three languages (a polite particle
+    after the status is not part of it)."""
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "reply"),
+    [
+        ("INFO", "INFO needs a case number: send INFO 42"),
+        ("INFO 42 please", "INFO takes only a case number: send INFO 42."),
+        ("STATUS", "STATUS needs a case number: send STATUS 42 dispatched"),
+        ("STATUS 42", "STATUS needs a status after the case number: send STATUS 42 followed by"),
+    ],
+)
+def test_info_and_status_without_what_they_need_say_what_to_send(text: str, reply: str) -> None:
+    """A bare INFO or STATUS is answered with the form to send."""
+    result = parse(text)
+    assert isinstance(result, Rejection) and result.reply.startswith(reply)
+
+
+def test_help_usage_and_replies_stay_gsm7() -> None:
+    """HELP and the usage list INFO and STATUS and use no character that makes an SMS UCS-2."""
+    usage, too_big = parse("hello"), parse("ACK " + "1" * 30)
+    assert isinstance(usage, Rejection) and isinstance(too_big, Rejection)
+    assert "INFO 42" in usage.reply
+    for text in (HELP_TEXT, usage.reply, too_big.reply):
+        assert count_segments(text).encoding == "gsm7", text
+    assert "STATUS 42 dispatched" in HELP_TEXT and "CONFIRM" in HELP_TEXT
 
 
 # --- issue 12: numbers past the case id range (F4), CONFIRM, and parse never raises ----------

@@ -11,8 +11,8 @@ from channel_servers import Reply, ScriptedServer
 from pydantic import SecretStr
 from sqlalchemy import text
 
-from crisiscast.channels.twilio_sms import RedirectingHttpClient, TwilioSmsChannel
-from crisiscast.config import TwilioSettings
+from crisiscast.channels.twilio_sms import TwilioSmsChannel
+from crisiscast.config import SenderRate, TwilioSettings
 from crisiscast.incidents.broadcast import ledger as lg
 from crisiscast.incidents.broadcast.decisions import Content, reach
 from crisiscast.incidents.broadcast.queueing import queue_shard
@@ -34,9 +34,10 @@ def server() -> Iterator[ScriptedServer]:
 
 def _twilio(server: ScriptedServer) -> TwilioSmsChannel:
     settings = TwilioSettings(
-        account_sid=SID, auth_token=SecretStr("token-0123456789"), from_number="+15005550006"
-    )
-    return TwilioSmsChannel(settings, http_client=RedirectingHttpClient(server.url, timeout=2.0))
+        account_sid=SID, auth_token=SecretStr("token-0123456789"), from_number="+15005550006",
+        senders=(SenderRate("+15005550006", 1000.0),), concurrency=1,
+    )  # fmt: skip
+    return TwilioSmsChannel(settings, base_url=server.url, timeout=2.0)
 
 
 def _seed(store: st.Store) -> tuple[int, dict[str, Content]]:
@@ -64,15 +65,17 @@ def _ledger(store: st.Store) -> list[tuple[str, str | None, int, str | None]]:
 def _run(store: st.Store, server: ScriptedServer, policy: RetryPolicy, **kw: int) -> ShardReport:
     incident_id, contents = _seed(store)
     shard = Shard(incident_id, "sms", (1, 10), reach({}, "sms"))
-    return run_shard(store, shard, _twilio(server), contents, "en", policy, **kw)
+    with _twilio(server) as channel:
+        return run_shard(store, shard, channel, contents, "en", policy, **kw)
 
 
 def test_rate_limited_batch_is_retried_after_backoff(
     store: st.Store, server: ScriptedServer
 ) -> None:
-    """A 429 before anything was sent is retried after a jittered backoff; one SMS per number."""
+    """A 503 before anything was sent is retried after a jittered backoff; one SMS per number.
+    (A 429 is the channel's own business: tests/channels/test_twilio_sms.py.)"""
     sleeps: list[float] = []
-    server.push(Reply(429, {"status": 429, "code": 20429, "message": "Too many requests"}))
+    server.push(Reply(503, {"status": 503, "message": "Service unavailable"}))
     report = _run(
         store, server, RetryPolicy(base_seconds=1.0, rate_per_second=1e6, sleep=sleeps.append)
     )
@@ -112,7 +115,8 @@ def test_rows_in_flight_at_a_crash_are_not_resent(store: st.Store, server: Scrip
         queue_shard(session, incident_id, reach({}, "sms"), (1, 10), contents, "en", NOW)
         ids = [r.id for r in lg.queued_rows(session, incident_id, "sms", (1, 10))]
         lg.mark_in_flight(session, ids, now=NOW)
-    report = run_shard(store, shard, _twilio(server), contents, "en", policy)
+    with _twilio(server) as channel:
+        report = run_shard(store, shard, channel, contents, "en", policy)
     assert report.unknown == 3
     assert [(s, e) for s, _, _, e in _ledger(store)] == [("failed", lg.UNKNOWN_AFTER_CRASH)] * 3
     assert server.requests == []
@@ -130,3 +134,25 @@ def test_sending_is_paced_to_the_channel_rate(store: st.Store, server: ScriptedS
     policy = RetryPolicy(rate_per_second=2.0, sleep=sleep, clock=lambda: now[0])
     _run(store, server, policy, batch_size=1)
     assert sleeps == [pytest.approx(0.5), pytest.approx(0.5)]
+
+
+def test_preview_says_how_long_each_channel_takes() -> None:
+    """The reach rows' reached counts become one send-time line per channel."""
+    from crisiscast.config import load_settings
+    from crisiscast.incidents.broadcast.reach_report import ReachRow, send_time_lines
+
+    rows = [ReachRow("sms", "en", reached=60_000), ReachRow("sms", "th", reached=40_000),
+            ReachRow("email", "en", reached=3)]  # fmt: skip
+    env = {"TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": "t" * 20, "TWILIO_SENDERS": "12345"}
+    lines = send_time_lines(rows, load_settings(env))
+    assert lines == [
+        "3 emails to the outbox (no email provider configured): no provider limit",
+        "100,000 SMS over 1 sender at 100/s: about 17 min",
+    ]
+
+
+def test_a_pooled_channel_is_not_paced_again(store: st.Store, server: ScriptedServer) -> None:
+    """Twilio's pool keeps each sender's rate itself: the shard adds no 1/s pacing on top."""
+    sleeps: list[float] = []
+    report = _run(store, server, RetryPolicy(sleep=sleeps.append), batch_size=1)
+    assert report.sent == 3 and sleeps == []

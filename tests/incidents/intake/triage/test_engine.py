@@ -34,10 +34,11 @@ def test_hospital_systems_down_is_urgent(config: TriageConfig) -> None:
 
 
 def test_small_talk_is_low(config: TriageConfig) -> None:
-    """The reply "just checking in" fires no signal and is low."""
+    """The reply "just checking in" fires only the all-is-well signal and is low by rule."""
     result = triage("just checking in", config)
     assert result.severity == "low"
-    assert result.signals == ()
+    assert result.signals == ("all_fine",)
+    assert result.decided_by == "rules"
     assert result.category == "other"
 
 

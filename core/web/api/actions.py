@@ -1,0 +1,194 @@
+"""Running what the API was asked to do: a launch, update, recall or stand-down, at once or
+after a second person's approval. One place, so the direct route and the approval run the
+same code and write the same audit entries.
+
+Flows run in this process's Prefect (``crisiscast serve`` keeps it warm); each call is made
+from FastAPI's thread pool, as the route functions are plain ``def``. The audit entry of a
+launch is written right after the flow returns, when the incident exists; a recall's is in
+the recall's own transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from crisiscast.incidents.broadcast.delivery import recall as recall_deliveries
+from crisiscast.incidents.people import approvals
+from crisiscast.incidents.people.audit import Actor, record
+from crisiscast.incidents.store.database import Store, get_incident
+from crisiscast.incidents.store.models import TimelineEvent
+from crisiscast.web.api.common import Context
+from crisiscast.web.api.models import LaunchBody, UpdateBody
+from crisiscast.web.api.preview import as_json, launch_preview, playbook_file, rolled_back
+
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8765/"
+
+
+def _public_url(ctx: Context) -> str:
+    return ctx.settings.public_url or DEFAULT_PUBLIC_URL
+
+
+def _plain(value: Any) -> dict[str, Any]:
+    """A flow's summary as JSON (times and enums as text) for an answer or an approval row."""
+    loaded = json.loads(json.dumps(value, default=str))
+    return loaded if isinstance(loaded, dict) else {"value": loaded}
+
+
+def _last_broadcast(ctx: Context, incident_id: int) -> dict[str, Any]:
+    with ctx.session() as session:
+        data = session.scalars(
+            select(TimelineEvent.data)
+            .where(TimelineEvent.incident_id == incident_id, TimelineEvent.kind == "broadcast")
+            .order_by(TimelineEvent.id.desc())
+            .limit(1)
+        ).first()
+    return _plain(data or {})
+
+
+def launch_approval(store: Store, body: LaunchBody, actor: Actor) -> int | None:
+    """When this launch must wait for a second person: store the request with its preview
+    and return its id; None when it may run now. The CLI asks this before it launches, cold
+    or warm, so a playbook's ``approval: required`` holds whichever way a launch comes."""
+    from crisiscast.playbook import load_playbook
+
+    policy = load_playbook(playbook_file(body.playbook)).approval
+    if not approvals.needed(policy, exercise=body.exercise):
+        return None
+    now = datetime.now(UTC)
+    with rolled_back(store) as session:
+        preview = as_json(launch_preview(session, body, now))
+    with store.session() as session:
+        what = body.model_dump(mode="json")
+        return approvals.request(session, actor, "launch", what, preview, now=now).id
+
+
+def launch(ctx: Context, body: LaunchBody, actor: Actor, approval: int | None) -> dict[str, Any]:
+    """Open the incident and (unless ``send`` is false) broadcast it; audit ``launch``."""
+    from crisiscast.flows.launch import launch_incident
+
+    path = str(Path(playbook_file(body.playbook)).resolve())
+    ref = launch_incident(
+        path,
+        dict(body.params),
+        body.exercise,
+        ctx.settings.database_url,
+        body.audience,
+        body.default_region,
+        body.send,
+        body.target,
+    )
+    now = datetime.now(UTC)
+    with ctx.session() as session:
+        incident = get_incident(session, ref)
+        record(
+            session,
+            actor,
+            "launch",
+            now=now,
+            incident_id=incident.id,
+            subject=ref,
+            detail={
+                "playbook": incident.playbook_id,
+                "exercise": body.exercise,
+                "send": body.send,
+                "approval_id": approval,
+            },
+        )
+        incident_id = incident.id
+    summary = _last_broadcast(ctx, incident_id) if body.send else {}
+    return {"ref": ref, "incident_id": incident_id, "counts": summary.get("counts", {})}
+
+
+def update(
+    ctx: Context, ref: str, body: UpdateBody, actor: Actor, approval: int | None
+) -> dict[str, Any]:
+    """Stage and send one update to its target; audit ``update``."""
+    from crisiscast.flows.broadcast import broadcast
+
+    summary = broadcast(
+        ref,
+        when="update",
+        announcement=body.announcement,
+        database_url=ctx.settings.database_url,
+        public_url=_public_url(ctx),
+        target=body.target,
+        texts=body.texts,
+        params=body.params or None,
+    )
+    now = datetime.now(UTC)
+    with ctx.session() as session:
+        incident = get_incident(session, ref)
+        record(
+            session,
+            actor,
+            "update",
+            now=now,
+            incident_id=incident.id,
+            subject=ref,
+            detail={
+                "announcement": body.announcement,
+                "languages": sorted(body.texts or {}),
+                "approval_id": approval,
+            },
+        )
+    plain = _plain(summary)
+    return {"ref": ref, "incident_id": incident.id, "counts": plain.get("counts", {})}
+
+
+def recall(ctx: Context, ref: str, actor: Actor, approval: int | None) -> dict[str, Any]:
+    """Stop the incident's broadcasts for good, audited in the same transaction."""
+    now = datetime.now(UTC)
+    with ctx.session() as session:
+        incident = get_incident(session, ref)
+        suppressed = recall_deliveries(session, incident.id, now=now)
+        record(
+            session,
+            actor,
+            "recall",
+            now=now,
+            incident_id=incident.id,
+            subject=ref,
+            detail={"suppressed": suppressed, "approval_id": approval},
+        )
+        return {"ref": ref, "incident_id": incident.id, "suppressed": suppressed}
+
+
+def stand_down(ctx: Context, ref: str, actor: Actor) -> dict[str, Any]:
+    """All-clear, banner off, agents released, CSAT asked, closed; audit ``stand_down``."""
+    from crisiscast.flows.stand_down import stand_down as stand_down_flow
+
+    with ctx.session() as session:
+        ref = get_incident(session, ref).ref  # a clear 404 before a flow runs
+    result = _plain(stand_down_flow(ref, ctx.settings.database_url, _public_url(ctx)))
+    now = datetime.now(UTC)
+    with ctx.session() as session:
+        incident = get_incident(session, ref)
+        record(
+            session,
+            actor,
+            "stand_down",
+            now=now,
+            incident_id=incident.id,
+            subject=ref,
+            detail={"already_closed": bool(result.get("already_closed"))},
+        )
+    return result
+
+
+def run(
+    ctx: Context, kind: str, request: Mapping[str, Any], actor: Actor, approval: int
+) -> dict[str, Any]:
+    """Run an approved request as it was stored."""
+    if kind == "launch":
+        return launch(ctx, LaunchBody.model_validate(request), actor, approval)
+    ref = str(request["ref"])
+    if kind == "update":
+        body = UpdateBody.model_validate({k: v for k, v in request.items() if k != "ref"})
+        return update(ctx, ref, body, actor, approval)
+    return recall(ctx, ref, actor, approval)
