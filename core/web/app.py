@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from crisiscast.config import Settings
 from crisiscast.errors import CrisiscastError, PlaybookError
+from crisiscast.incidents.people import approvals
 from crisiscast.incidents.store.database import Store
 from crisiscast.web.api import api_router
 from crisiscast.web.auth import requirer
@@ -94,7 +95,7 @@ def create_app(settings: Settings, token: str) -> FastAPI:
             resolve_params(book, request.params)
         except CrisiscastError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from exc
-        if book.approval == "required" and not request.exercise:
+        if approvals.needed(book.approval, exercise=request.exercise):
             # The CLI asks for the approval before it comes here; this route never skips it.
             raise HTTPException(
                 status_code=409,

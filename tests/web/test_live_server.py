@@ -9,7 +9,6 @@ import gc
 import json
 import math
 import sys
-import threading
 import time
 from base64 import b64encode
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 import pytest
-import uvicorn
+from live_app import serve_app
 from pydantic import SecretStr
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
@@ -53,24 +52,8 @@ def live(tmp_path: Path, store: Store) -> Iterator[str]:
         tmp_path, str(store.url.render_as_string(hide_password=False)), twilio=twilio,
         public_url=PUBLIC, inbound_email=inbound,
     )  # fmt: skip
-    config = uvicorn.Config(
-        create_app(settings, "launch-token"), host="127.0.0.1", port=0, log_level="warning",
-        access_log=False, lifespan="off", **uvicorn_options(settings),
-    )  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
+    with serve_app(create_app(settings, "launch-token"), settings) as base:
+        yield base
 
 
 def signed_sms(sid: str, sender: str, body: str) -> tuple[bytes, dict[str, str]]:

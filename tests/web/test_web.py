@@ -79,3 +79,16 @@ def test_incident_page_and_banner_state(client: TestClient) -> None:
 def test_nothing_else_is_served(client: TestClient, path: str) -> None:
     """Temp files, other folders and unknown incidents are 404."""
     assert client.get(path).status_code == 404
+
+
+def test_warm_launch_never_skips_the_two_person_rule(client: TestClient, tmp_path: Path) -> None:
+    """The CLI's warm route refuses a playbook that needs approval (409, naming the way to ask
+    for it) before any flow runs: nothing is written to the outbox."""
+    outage = Path(__file__).resolve().parents[2] / "playbooks" / "saas-outage.yaml"
+    guarded = tmp_path / "guarded.yaml"
+    guarded.write_text(outage.read_text(encoding="utf-8") + "\napproval: required\n")
+    body = {"playbook": str(guarded), "params": {"service": "Payments"}}
+    refused = client.post("/api/launch", json=body, headers={"Authorization": "Bearer t0k"})
+    assert refused.status_code == 409
+    assert "second person's approval" in refused.json()["detail"]
+    assert not any((tmp_path / "outbox").rglob("*.jsonl"))

@@ -3,15 +3,13 @@ reading the Thai page writes in Thai and is answered in Thai, with only the keyb
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
+from live_app import serve_app
 from sqlalchemy import select
 
 from crisiscast.channels.banner import BannerSite, publish_banner
@@ -50,26 +48,11 @@ def served(tmp_path: Path, sqlite_store: Store) -> Iterator[str]:
         sent=T0, updated=T0,
         translations=(Wording("th", "น้ำท่วม", "น้ำกำลังขึ้นในริเวอร์ไซด์", ""),),
     )  # fmt: skip
-    config = uvicorn.Config(
-        create_app(settings, "launch-token"), host="127.0.0.1", port=0, log_level="warning",
-        access_log=False, lifespan="off",
-    )  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    base = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    site = BannerSite(f"{base}/incidents/{ref}/", "alerts@example.org", "Example", poll_seconds=60)
-    publish_banner(tmp_path / "site" / ref, state, site)
-    try:
-        yield f"{base}/incidents/{ref}/"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
+    with serve_app(create_app(settings, "launch-token"), settings) as root:
+        site = BannerSite(f"{root}/incidents/{ref}/", "alerts@example.org", "Example",
+                          poll_seconds=60)  # fmt: skip
+        publish_banner(tmp_path / "site" / ref, state, site)
+        yield f"{root}/incidents/{ref}/"
 
 
 def test_a_thai_reply_from_the_page_is_answered_in_thai(
