@@ -29,6 +29,7 @@ from crisiscast.incidents.store.database import Store
 from crisiscast.web.api import api_router
 from crisiscast.web.auth import requirer
 from crisiscast.web.case_page import case_page_router
+from crisiscast.web.console import install_console
 from crisiscast.web.login import login_router
 from crisiscast.web.request_checks import BadRequest, read_limited
 from crisiscast.web.webhooks import webhook_router
@@ -157,6 +158,7 @@ def create_app(settings: Settings, token: str) -> FastAPI:
     app.include_router(login_router(settings, app.state.store, token))
     app.include_router(case_page_router(settings, app.state.store))
     app.include_router(api_router(settings, app.state.store, requirer(app.state.store, token)))
+    install_console(app, settings, app.state.store, token)
     return app
 
 

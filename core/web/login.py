@@ -1,4 +1,4 @@
-"""Signing in to the console: ``GET``/``POST /login``, ``POST /logout`` and ``GET /console``.
+"""Signing in to the console: ``GET``/``POST /login`` and ``POST /logout``.
 
 - The sign-in form is plain HTML: labels, ``autocomplete`` hints for password managers, no
   script, usable with the keyboard alone; a problem is announced (``role="alert"``) and names
@@ -13,7 +13,7 @@
   when ``CRISISCAST_PUBLIC_URL`` is https) and the audit log records it; so are failures
   (a known username only: a password typed into the username box must not end up in the
   log), lock-outs and sign-outs, each with the client address.
-- ``/console`` says who is signed in; the console itself comes with its own issue.
+- ``/console`` and the rest of the console are in ``crisiscast.web.console``.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from crisiscast.config import Settings
 from crisiscast.errors import AccessError
 from crisiscast.incidents.people.audit import Actor, record
-from crisiscast.incidents.people.roles import PERMISSIONS
 from crisiscast.incidents.people.users import (
     AccountLocked,
     NewSession,
@@ -221,14 +220,6 @@ def login_router(settings: Settings, store: Store, serve_token: str) -> APIRoute
                                samesite="strict")  # fmt: skip
         return response
 
-    @router.get("/console")
-    def console(request: Request) -> Response:
-        try:
-            principal = who_is_calling(request, store, serve_token)
-        except AccessError:
-            return RedirectResponse("/login?next=/console", status_code=303)
-        return _page(200, "crisiscast console", _console_html(principal))
-
     return router
 
 
@@ -323,24 +314,6 @@ def _form_html(
         '<input id="password" name="password" type="password" autocomplete="current-password" '
         f'maxlength="1024" required{invalid}{focus_password}></p>'
         '<p><button type="submit">Sign in</button></p></form>'
-    )
-
-
-def _console_html(principal: Principal) -> str:
-    may = sorted(action for action, roles in PERMISSIONS.items() if principal.role in roles)
-    items = "".join(f"<li>{escape(action)}</li>" for action in may)
-    sign_out = ""
-    if principal.via == "session" and principal.csrf_token:
-        sign_out = (
-            '<form method="post" action="/logout">'
-            f'<input type="hidden" name="csrf_token" value="{escape(principal.csrf_token)}">'
-            '<button type="submit">Sign out</button></form>'
-        )
-    return (
-        "<h1>crisiscast console</h1>"
-        f'<p id="who">Signed in as <strong>{escape(principal.username)}</strong>, '
-        f"role <strong>{escape(principal.role)}</strong>.</p>"
-        f"<h2>What your role may do</h2><ul>{items}</ul>{sign_out}"
     )
 
 
