@@ -144,14 +144,19 @@ def cli_speed(texts: list[str], count: int) -> None:
         t.replace("\n", " ") + "\n" for t in (texts * (count // len(texts) + 1))[:count]
     )
     exe = shutil.which("crisiscast", path=str(Path(sys.executable).parent)) or "crisiscast"
-    start = time.perf_counter()
-    done = subprocess.run([exe, "triage"], input=lines.encode(), capture_output=True, check=True)
-    elapsed = time.perf_counter() - start
-    out = done.stdout.decode().count("\n")
-    print(
-        f"crisiscast triage: {count:,} lines in {elapsed:.2f} s = {count / elapsed:,.0f}/s "
-        f"({out} lines out)"
-    )
+    flood = ["--playbook", str(PLAYBOOKS / "regional-flood.yaml")]
+    for options in ([], flood):
+        start = time.perf_counter()
+        done = subprocess.run(
+            [exe, "triage", *options], input=lines.encode(), capture_output=True, check=True
+        )
+        elapsed = time.perf_counter() - start
+        out = done.stdout.decode().count("\n")
+        print(
+            f"crisiscast triage {' '.join(options[:1]) or '(built-in rules)'}: {count:,} lines in "
+            f"{elapsed:.2f} s = {count / elapsed:,.0f}/s ({out} lines out, 1 core, "
+            f"load {os.getloadavg()[0]:.1f})"
+        )
 
 
 def main() -> None:

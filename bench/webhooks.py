@@ -35,7 +35,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
-from fastapi import Request, Response
+from fastapi import FastAPI, Request, Response
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
@@ -71,10 +71,9 @@ def _env(home: Path, database_url: str) -> dict[str, str]:
     return env
 
 
-def serve(port: int) -> None:
-    """The server process: the real app, as ``crisiscast serve`` builds it."""
-    import uvicorn
-
+def bench_app() -> FastAPI:
+    """The real app, as ``crisiscast serve`` builds it, plus the bare route (also the factory
+    each worker process calls when ``--workers`` is above 1)."""
     from crisiscast.config import load_settings
     from crisiscast.web.app import create_app
 
@@ -91,6 +90,21 @@ def serve(port: int) -> None:
         # them out of the collector's scans, and collect the young generation less often.
         gc.freeze()
         gc.set_threshold(20_000, 50, 100)
+    return app
+
+
+def serve(port: int) -> None:
+    """The server process: uvicorn with the real app (one process, or ``BENCH_WORKERS``)."""
+    import uvicorn
+
+    options = {"host": "127.0.0.1", "port": port, "log_level": "warning", "access_log": False,
+               "http": os.environ.get("BENCH_HTTP", "auto"),
+               "loop": os.environ.get("BENCH_LOOP", "auto")}  # fmt: skip
+    workers = int(os.environ.get("BENCH_WORKERS", "1"))
+    if workers > 1:
+        uvicorn.run("webhooks:bench_app", factory=True, workers=workers, **options)
+        return
+    app = bench_app()
     profile = os.environ.get("BENCH_PROFILE")
     if profile:  # every thread (the writer too), CPU time: python bench/webhooks.py --profile F
         import yappi
@@ -99,9 +113,7 @@ def serve(port: int) -> None:
         yappi.start()
         # uvicorn re-raises the SIGTERM it stopped on, once its own handler is gone: write then.
         signal.signal(signal.SIGTERM, lambda *_: _write_profile(profile))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                http=os.environ.get("BENCH_HTTP", "auto"),
-                loop=os.environ.get("BENCH_LOOP", "auto"))  # fmt: skip
+    uvicorn.run(app, **options)
 
 
 def _write_profile(profile: str) -> None:
@@ -143,10 +155,38 @@ def signed_requests(count: int, start: int) -> list[tuple[bytes, str]]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` and its children (uvicorn's workers) so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for task in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{task}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(child) for child in found]
+
+
 async def fire(
-    port: int, requests: list[tuple[bytes, str]], concurrency: int, path: str = SMS_PATH
+    port: int,
+    requests: list[tuple[bytes, str]],
+    concurrency: int,
+    path: str = SMS_PATH,
+    server: int | None = None,
 ) -> dict[str, object]:
-    """Post every request at ``concurrency``; latencies in ms, status counts, wall time."""
+    """Post every request at ``concurrency``; latencies in ms, status counts, wall time, and
+    the CPU time this client and the server process (``server``) spent per request."""
+    server_before = cpu_seconds(server) if server else 0.0
+    client_before = time.process_time()
     url = f"http://127.0.0.1:{port}{path}"
     queue: asyncio.Queue[tuple[bytes, str]] = asyncio.Queue()
     for item in requests:
@@ -170,7 +210,10 @@ async def fire(
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         wall = time.perf_counter() - began
-    return {"latencies": latencies, "statuses": statuses, "wall": wall}
+    client_cpu = (time.process_time() - client_before) * 1000 / len(requests)
+    server_cpu = (cpu_seconds(server) - server_before) * 1000 / len(requests) if server else 0.0
+    return {"latencies": latencies, "statuses": statuses, "wall": wall,
+            "client_cpu_ms": client_cpu, "server_cpu_ms": server_cpu}  # fmt: skip
 
 
 def stored_count(database_url: str) -> int:
@@ -257,6 +300,8 @@ def main() -> None:
     parser.add_argument(
         "--profile", help="write the server's CPU profile, all threads, here (pip install yappi)"
     )
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes (crisiscast serve --workers)")  # fmt: skip
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # the server process
     args = parser.parse_args()
     if args.serve:
@@ -269,7 +314,8 @@ def main() -> None:
         prepare_store(database_url)
         before = stored_count(database_url)
         env = _env(home, database_url) | {"BENCH_GC_TUNING": "1" if args.gc_tuning else "0"}
-        env |= {"BENCH_HTTP": args.http, "BENCH_LOOP": args.loop}
+        env |= {"BENCH_HTTP": args.http, "BENCH_LOOP": args.loop,
+                "BENCH_WORKERS": str(args.workers)}  # fmt: skip
         if args.profile:
             env["BENCH_PROFILE"] = str(Path(args.profile).resolve())
         port = _free_port()
@@ -282,8 +328,9 @@ def main() -> None:
             for n, level in enumerate(levels):
                 requests = signed_requests(args.count, n * 10_000_000)
                 if not args.no_bare:  # same requests, same server, nothing behind the route
-                    bare.append((level, asyncio.run(fire(port, requests, level, BARE_PATH))))
-                runs.append((level, asyncio.run(fire(port, requests, level))))
+                    bare.append((level, asyncio.run(
+                        fire(port, requests, level, BARE_PATH, server.pid))))  # fmt: skip
+                runs.append((level, asyncio.run(fire(port, requests, level, server=server.pid))))
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -301,7 +348,8 @@ def report(
     gc_note = "gc tuned" if args.gc_tuning else "default gc"
     print(f"inbound SMS webhook (signed, triaged, case + TwiML reply), {backend}, {gc_note}, "
           f"http {args.http}, loop {args.loop}, {args.count} requests per level")  # fmt: skip
-    print(f"  {'path':>5} {'concurrency':>11} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}  statuses")
+    print(f"  {'path':>5} {'concurrency':>11} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'server CPU ms/req':>17} {'client CPU ms/req':>17}  statuses")  # fmt: skip
     accepted = 0
     rows = [("bare", level, result) for level, result in bare]
     rows += [("sms", level, result) for level, result in runs]
@@ -314,7 +362,8 @@ def report(
             accepted += statuses.get(200, 0)
         p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
         print(f"  {path:>5} {level:>11} {args.count / wall:>8,.0f} "
-              f"{statistics.median(latencies):>8.1f} {p99:>8.1f}  "
+              f"{statistics.median(latencies):>8.1f} {p99:>8.1f} "
+              f"{result['server_cpu_ms']:>17.3f} {result['client_cpu_ms']:>17.3f}  "
               f"{dict(sorted(statuses.items()))}")  # fmt: skip
     print(f"  stored {stored} of {accepted} accepted (lost: {accepted - stored})")
     if args.no_breakdown:

@@ -4,30 +4,42 @@ One Prefect task per shard (a channel x a contact id range of ``shard_size``), n
 recipient; tasks get ids and bounds, never contacts. Channels run as separate tasks, so one
 provider failing is recorded with its reason while the others complete. The ledger makes the
 whole flow safe to run again: see ``crisiscast.incidents.broadcast.sending`` for how
-at-most-once holds.
+at-most-once holds. With ``workers``, the shards run on the Prefect work pool's workers
+instead, shared through claims in the store (``send_shards``,
+``crisiscast.incidents.broadcast.shard_claims``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import itertools
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
+from prefect.deployments import run_deployment
 from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 
 from crisiscast.channels.base import ChannelKind
 from crisiscast.channels.registry import channel_for
 from crisiscast.config import Settings
+from crisiscast.errors import CrisiscastError
 from crisiscast.flows import banner_publish
 from crisiscast.flows.stores import open_store, settings_for
 from crisiscast.incidents.audience.csv_import import audience_list, import_contacts, rejects_path
 from crisiscast.incidents.audience.directory import TargetSpec, create_target, require_target
 from crisiscast.incidents.broadcast import ledger as lg
+from crisiscast.incidents.broadcast import sending
+from crisiscast.incidents.broadcast import shard_claims as sc
 from crisiscast.incidents.broadcast.decisions import (
     DEFAULT_SHARD_SIZE,
     PER_RECIPIENT,
@@ -41,7 +53,12 @@ from crisiscast.incidents.broadcast.delivery import (
     load_contents,
     start_broadcast,
 )
-from crisiscast.incidents.broadcast.queueing import EVERYONE, reconcile_marks, repair_outbox
+from crisiscast.incidents.broadcast.queueing import (
+    EVERYONE,
+    reconcile_marks,
+    reconcile_shard_marks,
+    repair_outbox,
+)
 from crisiscast.incidents.broadcast.sending import (
     RetryPolicy,
     Shard,
@@ -65,6 +82,12 @@ DEFAULT_PUBLIC_URL = "http://127.0.0.1:8765/"  # `crisiscast serve` on its defau
 # Shards in flight at once: enough to overlap one shard's Python work with another's database
 # writes (and keep slow providers from holding up fast ones); each holds one shard in memory.
 SHARD_WORKERS = 2
+# With ``workers``: the deployment of ``send_shards`` (prefect.yaml), and how long a shard
+# runner's claim lasts without renewal before another runner takes its shard over.
+SHARD_DEPLOYMENT = "send-shards/send-shards"
+DEFAULT_LEASE_SECONDS = 30.0
+# A broadcast on workers gives up when no worker has claimed or renewed a shard for this long.
+IDLE_LIMIT_SECONDS = 300.0
 
 
 @task(name="prepare-broadcast")
@@ -154,9 +177,11 @@ def send_shard(
     batch_size: int | None = None,
     rate_per_second: float | None = None,
     target_id: int | None = None,
+    share: int = SHARD_WORKERS,
 ) -> dict[str, Any]:
     """Send one channel's shard (or its single broadcast-style post) from the ledger, to the
-    contacts of ``target_id`` (None: a target that is explicitly everyone)."""
+    contacts of ``target_id`` (None: a target that is explicitly everyone). ``share``: how
+    many shards of the channel send at once, which split the channel's rate."""
     settings = settings_for(database_url)
     store = open_store(database_url)
     kind: ChannelKind = channel  # type: ignore[assignment]  # checked by the playbook schema
@@ -170,7 +195,7 @@ def send_shard(
                       reach(audiences, channel, target_id) if bounds else None)  # fmt: skip
         # A pooled channel paces each sender itself, shared by this process's shards.
         own = None if target.paces_itself else target.rate_per_second
-        policy = RetryPolicy(rate_per_second=shard_rate(rate_per_second or own))
+        policy = RetryPolicy(rate_per_second=shard_rate(rate_per_second or own, share))
         with target:
             report = run_shard(store, shard, target, contents, default, policy, batch_size)
         return dataclasses.asdict(report)
@@ -291,6 +316,8 @@ def broadcast(
     target: dict[str, Any] | None = None,
     texts: dict[str, str] | None = None,
     params: dict[str, str] | None = None,
+    workers: int = 0,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
 ) -> dict[str, Any]:
     """Send an incident's ``when`` announcements (or one ``announcement``) to their target.
 
@@ -300,8 +327,16 @@ def broadcast(
     language, or ``announcement`` with new ``params``) is a new announcement: sent again.
     Safe to run again after a crash or by mistake: only deliveries not yet sent are sent.
     ``channels`` restricts the run to some channel kinds (e.g. ``["sms"]``).
+    ``workers`` (0: every shard in this process) starts that many shard runners on the Prefect
+    work pool (deployment ``send-shards``), which share the shards and take over a dead
+    runner's shard once its lease of ``lease_seconds`` has passed: see ``send_shards``.
     Returns per-channel counts by ledger status, plus shard errors.
     """
+    if workers > 0 and lease_seconds < 1:
+        raise CrisiscastError(
+            f"broadcast: lease_seconds must be at least 1 (got {lease_seconds}); a runner "
+            "renews its lease a few times per lease, so 30 (the default) suits most networks."
+        )
     plan = prepare(incident, when, announcement, audience, default_region, database_url,
                    target, texts, params)  # fmt: skip
     if channels:
@@ -311,7 +346,11 @@ def broadcast(
             "batch_size": batch_size, "rate_per_second": rate_per_second,
             "public_url": public_url, "all_clear": when == "all_clear",
     }  # fmt: skip
-    reports = _collect(_submit_all(plan, shard_size, options))
+    if workers > 0:
+        reports, reconciled = _on_workers(plan, shard_size, options, workers, lease_seconds)
+        plan["reconciled"] += reconciled
+    else:
+        reports = _collect(_submit_all(plan, shard_size, options))
     summary = finish(plan["incident_id"], reports, database_url, plan["reconciled"])
     summary["this_run"] = run_totals(reports)  # the counts are the incident's running totals
     summary["stopped"] = any(r.get("stopped") for r in reports)
@@ -319,10 +358,203 @@ def broadcast(
     return summary
 
 
-def shard_rate(channel_rate: float | None) -> float | None:
-    """Each shard's share of a channel's rate: up to SHARD_WORKERS shards of one channel run at
+def _shard_work(plan: dict[str, Any], shard_size: int) -> list[sc.ShardWork]:
+    """The plan's shards for the workers, taking channels in turn (SMS 1, email 1, SMS 2, ...):
+    runners claim in this order, and runners on different channels do not wait for each other
+    (one channel's batches take turns: ``ledger.lock_channel``). The banner is published by
+    the broadcast itself."""
+    lanes: list[list[sc.ShardWork]] = []  # one per announcement x channel
+    for announcement, channels in plan["plan"].items():
+        lo, hi = plan["bounds"][announcement]
+        for channel in channels:
+            if channel == "banner":
+                continue
+            ranges: Sequence[tuple[int, int] | None] = (
+                shards(lo, hi, shard_size) if channel in PER_RECIPIENT else [None]
+            )
+            lanes.append([sc.ShardWork(announcement, channel, bounds) for bounds in ranges])
+    return [w for turn in itertools.zip_longest(*lanes) for w in turn if w is not None]
+
+
+def _on_workers(
+    plan: dict[str, Any], shard_size: int, options: dict[str, Any], workers: int,
+    lease_seconds: float,
+) -> tuple[list[dict[str, Any]], int]:  # fmt: skip
+    """Send the plan's shards on the work pool's workers and wait until every one is done;
+    return the shards' reports and how many rows dead runners' outbox lines added."""
+    banners = [
+        publish_banner_task.submit(plan["incident_id"], announcement, options["all_clear"],
+                                   options["public_url"], options["database_url"])
+        for announcement, channels in plan["plan"].items() if "banner" in channels
+    ]  # fmt: skip
+    work = _shard_work(plan, shard_size)
+    run = uuid.uuid4().hex
+    runners = max(1, min(workers, len(work)))
+    runner = {
+        "run": run, "incident_id": plan["incident_id"], "database_url": options["database_url"],
+        "audiences": plan["audiences"], "targets": plan["targets"],
+        "exercise": options["exercise"], "batch_size": options["batch_size"],
+        "rate_per_second": options["rate_per_second"], "lease_seconds": lease_seconds,
+        "share": runners,
+    }  # fmt: skip
+    store = open_store(options["database_url"])
+    try:
+        with store.session() as session:
+            sc.plan_run(session, run, plan["incident_id"], work, now=datetime.now(UTC))
+        if work:
+            for _ in range(runners):
+                run_deployment(SHARD_DEPLOYMENT, parameters=runner, timeout=0)
+            _wait_for_shards(store, run, runner, lease_seconds)
+        with store.session() as session:
+            reports = sc.reports_of(session, run)
+            # Every shard is done: the marks left are dead runners', their lines read back.
+            outbox = outbox_directory(settings_for(options["database_url"]), plan["ref"])
+            reconciled = reconcile_marks(session, outbox, plan["incident_id"], datetime.now(UTC))
+    finally:
+        store.dispose()
+    return reports + _collect(banners), reconciled
+
+
+def _wait_for_shards(
+    store: st.Store, run: str, runner: dict[str, Any], lease_seconds: float
+) -> None:
+    """Poll the run's shards until all are done; start another runner when shards are left
+    with nobody taking them over (every runner dead); give up when nothing moves for long."""
+    poll = min(1.0, lease_seconds / 5)
+    seen: datetime | None = None
+    moved = started = time.monotonic()
+    extra = 0
+    while True:
+        now = datetime.now(UTC)
+        with store.session() as session:
+            progress = sc.progress_of(session, run, lease_seconds, now=now)
+            latest = sc.last_claimed(session, run)
+        if progress.finished:
+            return
+        if latest != seen:
+            seen, moved = latest, time.monotonic()
+        idle = time.monotonic() - moved
+        if idle > IDLE_LIMIT_SECONDS:
+            raise CrisiscastError(
+                f"broadcast: no Prefect worker has taken or renewed a shard for {idle:.0f} s "
+                f"({progress.done} of {progress.total} shards done). Start one with "
+                "`prefect worker start --pool crisiscast` and run the same broadcast again: "
+                "only what was not sent is sent."
+            )
+        quiet = min(idle, time.monotonic() - started)
+        if sc.needs_runner(progress, quiet, patience=2 * lease_seconds) and extra < progress.total:
+            run_deployment(SHARD_DEPLOYMENT, parameters=runner, timeout=0)
+            started, extra = time.monotonic(), extra + 1
+        time.sleep(poll)
+
+
+@contextmanager
+def _renewing(
+    store: st.Store, shard_id: int, owner: str, lease_seconds: float
+) -> Iterator[threading.Event]:
+    """Renew a claim's lease on a thread while its shard sends. The event is set when the
+    claim was lost (another runner took it over): the shard is stopped at its next batch."""
+    lost, done = threading.Event(), threading.Event()
+
+    def renew() -> None:
+        while not done.wait(lease_seconds / 3):
+            try:
+                with store.session() as session:
+                    kept = sc.renew(session, shard_id, owner, lease_seconds, now=datetime.now(UTC))
+            except SQLAlchemyError:  # a database hiccup: the lease has slack for the next try
+                continue
+            if not kept:
+                lost.set()
+                sending.STOP.set()
+                return
+
+    thread = threading.Thread(target=renew, name="shard-lease", daemon=True)
+    thread.start()
+    try:
+        yield lost
+    finally:
+        done.set()
+        thread.join()
+        if lost.is_set():
+            sending.STOP.clear()
+
+
+def _send_claimed(store: st.Store, claim: sc.Claim, owner: str, shared: dict[str, Any]) -> None:
+    """Send one claimed shard as a task of this runner and record how it ended."""
+    work, incident_id = claim.work, shared["incident_id"]
+    reconciled = 0
+    if claim.taken_over and work.bounds:  # its dead runner's lines come first
+        with store.session() as session:
+            ref = st.get_incident(session, incident_id).ref
+            outbox = outbox_directory(settings_for(shared["database_url"]), ref)
+            reconciled = reconcile_shard_marks(session, outbox, incident_id, work.channel,
+                                               work.bounds, datetime.now(UTC))  # fmt: skip
+    lost = threading.Event()
+    try:
+        with _renewing(store, claim.id, owner, shared["lease_seconds"]) as lost:
+            report = send_shard(
+                incident_id, work.announcement, work.channel, work.bounds, shared["audiences"],
+                shared["exercise"], shared["database_url"], shared["batch_size"],
+                shared["rate_per_second"], shared["targets"][work.announcement], shared["share"],
+            )  # fmt: skip
+    except Exception as exc:  # reported like a crashed shard task in the embedded path
+        report = {"channel": work.channel, "error": f"shard failed: {exc}"}
+    report["reconciled"] = int(report.get("reconciled", 0)) + reconciled
+    with store.session() as session:
+        if lost.is_set() or report.get("stopped"):
+            sc.release(session, claim.id, owner, now=datetime.now(UTC))
+        else:
+            sc.complete(session, claim.id, report, now=datetime.now(UTC))
+
+
+@flow(name="send-shards")
+def send_shards(
+    run: str,
+    incident_id: int,
+    database_url: str | None,
+    audiences: dict[str, list[str]],
+    targets: dict[str, int | None],
+    exercise: bool,
+    batch_size: int | None = None,
+    rate_per_second: float | None = None,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    share: int = 1,
+) -> int:
+    """A shard runner on a Prefect worker: claim a shard of broadcast ``run``, send it, repeat.
+
+    Started by ``broadcast(workers=N)``. When nothing is left to claim but other runners'
+    shards are still sending, it waits, so that a shard whose runner died (lease passed) is
+    taken over; it ends when every shard is done. Returns how many shards it sent.
+    """
+    owner = sc.owner_name()
+    shared = {"incident_id": incident_id, "database_url": database_url, "audiences": audiences,
+              "targets": targets, "exercise": exercise, "batch_size": batch_size,
+              "rate_per_second": rate_per_second, "lease_seconds": lease_seconds,
+              "share": share}  # fmt: skip
+    store = open_store(database_url)
+    sent = 0
+    try:
+        while True:
+            with store.session() as session:
+                claim = sc.claim_next(session, run, owner, lease_seconds, now=datetime.now(UTC))
+            if claim is not None:
+                _send_claimed(store, claim, owner, shared)
+                sent += 1
+                continue
+            with store.session() as session:
+                progress = sc.progress_of(session, run, lease_seconds, now=datetime.now(UTC))
+            if progress.pending == 0 and progress.running == 0:
+                get_run_logger().info("run=%s shard runner %s sent %d shards", run, owner, sent)
+                return sent
+            time.sleep(min(1.0, lease_seconds / 5))
+    finally:
+        store.dispose()
+
+
+def shard_rate(channel_rate: float | None, share: int = SHARD_WORKERS) -> float | None:
+    """Each shard's share of a channel's rate: up to ``share`` shards of one channel run at
     once, and together they must stay within the provider's limit (None: no limit)."""
-    return channel_rate / SHARD_WORKERS if channel_rate else None
+    return channel_rate / max(share, 1) if channel_rate else None
 
 
 def outbox_directory(settings: Settings, ref: str) -> Path:

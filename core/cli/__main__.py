@@ -1,5 +1,5 @@
 """``python -m crisiscast.cli``: the same commands as the ``crisiscast`` script."""
 
-from crisiscast.cli.app import app
+from crisiscast.cli.entry import main
 
-app()
+main()

@@ -19,6 +19,7 @@ from crisiscast.cli import contacts as cli_contacts
 from crisiscast.cli import response as cli_response
 from crisiscast.cli import users as cli_users
 from crisiscast.cli.common import (
+    WARM,
     AudienceOpt,
     ParamOpt,
     RegionOpt,
@@ -32,6 +33,7 @@ from crisiscast.cli.common import (
     prefect_in_process,
     safe_store_url,
     store_session,
+    warm_server,
 )
 from crisiscast.cli.targeting import (
     AreaCodeOpt,
@@ -189,7 +191,7 @@ def _launch(
     """
     from crisiscast.cli.targeting import check_target, rolled_back
     from crisiscast.playbook import load_playbook, resolve_params
-    from crisiscast.web.warm import call_server, find_server
+    from crisiscast.web.warm import call_server
 
     playbook = playbook_path(playbook)
     options = dict(options or {})
@@ -214,15 +216,11 @@ def _launch(
         store.dispose()
     path = str(playbook.resolve())
     _ask_approval_if_needed(settings, path, params, exercise, options)
-    server = find_server(
-        settings.home,
-        note=lambda m: err.print(f"[yellow]note[/yellow] {m}", highlight=False),
-        store=safe_store_url(settings),
-    )
+    server = warm_server(settings)
     if server:
         request = {"playbook": path, "params": params, "exercise": exercise, **options}
         answer = call_server(server, "/api/launch", request)
-        ref, mode = str(answer["ref"]), "warm (crisiscast serve)"
+        ref, mode = str(answer["ref"]), WARM
     else:
         prefect_in_process()
         from crisiscast.flows.launch import launch_incident

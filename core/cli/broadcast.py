@@ -12,8 +12,10 @@ import typer
 from rich.table import Table
 
 from crisiscast.cli.common import (
+    WARM,
     AudienceOpt,
     RegionOpt,
+    call_warm,
     current_settings,
     err,
     fail,
@@ -21,30 +23,44 @@ from crisiscast.cli.common import (
     out,
     prefect_in_process,
     store_session,
+    warm_server,
 )
 from crisiscast.cli.targeting import EveryoneOpt, FilterOpt, ListOpt, target_json
 from crisiscast.errors import ConfigError, CrisiscastError
 
-_NO_RESUME = "No command resumes an update yet: running it again sends a new update to everyone."
 
-
-def _run_broadcast(incident: str, resume: str | None, **options: Any) -> dict[str, Any]:
-    """Run the broadcast flow here; a first Ctrl-C stops it at a batch boundary (``interrupted``
-    in the result), a second quits at once (see ``interrupt``)."""
+def _run_broadcast(incident: str, resume: str, **options: Any) -> dict[str, Any]:
+    """Run the broadcast flow through ``crisiscast serve`` when it runs (``warm`` in the
+    result), else here; a first Ctrl-C stops it at a batch boundary (``interrupted`` in the
+    result), a second quits at once (see ``interrupt``)."""
     settings = current_settings()
-    open_store(settings).dispose()
+    then = f"`{resume}` sends the rest, each recipient once."
+    server = warm_server(settings)
+    if server:
+        payload = {"incident": incident, **options}
+        return {**call_warm(server, "/api/warm/broadcast", payload, then), "warm": True}
+    _check_playbook(incident)  # cold, before Prefect's start: a moved playbook is told at once
     prefect_in_process()
     from crisiscast.cli.interrupt import stop_on_interrupt
     from crisiscast.flows.broadcast import broadcast as broadcast_flow
     from crisiscast.flows.launch import public_url
 
-    then = f"`{resume}` sends the rest, each recipient once." if resume else _NO_RESUME
     with stop_on_interrupt(then) as interrupt, show_progress():
         result: dict[str, Any] = broadcast_flow(
             incident, database_url=settings.database_url, public_url=public_url(), **options
         )
     result["interrupted"] = interrupt.requested
     return result
+
+
+def _check_playbook(incident: str) -> None:
+    """The incident's playbook still loads (PlaybookError says what moved or broke)."""
+    from crisiscast.incidents.store import database as st
+    from crisiscast.playbook import load_playbook
+
+    with store_session() as session:
+        path = st.get_incident(session, incident).playbook_path
+    load_playbook(path)
 
 
 @contextmanager
@@ -90,12 +106,13 @@ def _this_run(result: dict[str, Any]) -> str:
     return "; ".join(parts) or "nothing"
 
 
-def stop_if_interrupted(result: dict[str, Any], resume: str | None) -> None:
-    """After a Ctrl-C: say what this run sent and the command that sends the rest (None: no
-    command resumes it, e.g. an update, which is a new announcement each run), exit 130."""
+def stop_if_interrupted(result: dict[str, Any], resume: str) -> None:
+    """After a Ctrl-C: say what this run sent and the command that sends the rest, exit 130.
+    The stopped announcements stay ``broadcasting`` (``crisiscast status`` shows it) until
+    the rest is sent."""
     if not (result.get("interrupted") or result.get("stopped")):
         return
-    then = f"Run `{resume}` to send the rest, each recipient once." if resume else _NO_RESUME
+    then = f"Run `{resume}` to send the rest, each recipient once."
     err.print(
         f"Stopped by Ctrl-C. This run: {_this_run(result)}. Everything sent is recorded; the "
         f"rest is not sent. {then}",
@@ -111,7 +128,8 @@ def _print_counts(result: dict[str, Any]) -> None:
             table.add_row(channel, state, str(count))
     out.print(table)
     if "this_run" in result:
-        out.print(f"This run: {_this_run(result)}", highlight=False)
+        mode = f" ({WARM})" if result.get("warm") else ""
+        out.print(f"This run: {_this_run(result)}{mode}", highlight=False)
     local = set(result.get("local_errors", []))
     for error in result.get("errors", []):
         if error not in local:  # this machine's own write failures: see stop_on_local_errors
@@ -159,7 +177,7 @@ def refuse_without_approval(session: Any, incident: str, action: str, route: str
     row = st.get_incident(session, incident)
     if needed(load_playbook(row.playbook_path).approval, exercise=row.exercise):
         raise CrisiscastError(
-            f"{row.ref}'s playbook needs a second person's approval for a {action}: request "
+            f"{row.ref}'s playbook needs a second person's approval for {action}: request "
             f"it with POST /api/v1/incidents/{row.ref}/{route} (it answers 202 with the "
             "approval), then a commander or comms user approves it"
         )
@@ -208,10 +226,12 @@ def _precheck(
     try:
         with rolled_back(store) as session:
             row = st.get_incident(session, incident)
-            book = load_playbook(row.playbook_path)
             if target is not None or audience is not None:
+                book = load_playbook(row.playbook_path)
                 check_target(session, target, audience=audience, region=region, playbook=book)
             if announcement is not None and not texts:
+                # Loaded only when needed (0.25 s): the broadcast flow loads it anyway.
+                book = load_playbook(row.playbook_path)
                 known = [a.id for a in book.announcements]
                 if announcement not in known:
                     raise ConfigError(
@@ -317,7 +337,8 @@ def update(
 ) -> None:
     """Send an update: new text, or a playbook announcement with new values. Each run is a new
     update, sent again (at most once per person each); it reaches the launch's target unless
-    another is named."""
+    another is named. An update stopped by Ctrl-C is finished, each person once, by running
+    the same update again or `crisiscast broadcast INC-n`."""
     from crisiscast.cli.common import parse_params
 
     try:
@@ -332,7 +353,7 @@ def update(
         params = parse_params(param)
         target = target_json(lists, filter_, everyone)
         with store_session() as session:
-            refuse_without_approval(session, incident, "update", "updates")
+            refuse_without_approval(session, incident, "an update", "updates")
         if texts:
             from crisiscast.incidents.store import database as st
 
@@ -349,7 +370,9 @@ def update(
                 texts[fallback] = texts.pop("")
         _precheck(incident, target, None, "US", announcement=announcement, texts=texts,
                   params=params)  # fmt: skip
-        result = _run_broadcast(incident, None, when="update",
+        # Stopped, the same update is resumed by `broadcast` (or by running it again as it was).
+        resume = f"crisiscast broadcast {incident}"
+        result = _run_broadcast(incident, resume, when="update",
                                 announcement=announcement,
                                 texts=texts or None, params=params or None,
                                 target=target)  # fmt: skip
@@ -358,7 +381,7 @@ def update(
     except CrisiscastError as exc:
         raise fail(exc) from None
     _print_counts(result)
-    stop_if_interrupted(result, None)
+    stop_if_interrupted(result, f"crisiscast broadcast {incident}")
     stop_on_local_errors(result, f"crisiscast broadcast {incident}")
 
 
@@ -393,7 +416,7 @@ def recall(incident: Annotated[str, typer.Argument(help="Incident ref, e.g. INC-
 
     try:
         with store_session() as session:
-            refuse_without_approval(session, incident, "recall", "recall")
+            refuse_without_approval(session, incident, "a recall", "recall")
             suppressed = recall_deliveries(session, incident, now=datetime.now(UTC))
             record(session, Actor.cli(), "recall", now=datetime.now(UTC),
                    incident_id=get_incident(session, incident).id, subject=incident,

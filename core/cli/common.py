@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -92,6 +92,45 @@ def store_session() -> Iterator[Any]:
             yield session
     finally:
         store.dispose()
+
+
+WARM = "warm (crisiscast serve)"  # how a command says it ran through serve, launch included
+
+
+def warm_server(settings: Settings) -> Any:
+    """The running ``crisiscast serve`` (a ``ServerInfo``) to hand a flow to, or None to run it
+    here. A serve on another store is refused with a CrisiscastError that names both: its work
+    would land in a database this command's setting does not name."""
+    from crisiscast.web.warm import find_server
+
+    return find_server(
+        settings.home,
+        note=lambda m: err.print(f"[yellow]note[/yellow] {m}", highlight=False),
+        store=safe_store_url(settings),
+    )
+
+
+def call_warm(server: Any, path: str, payload: dict[str, Any], then: str) -> dict[str, Any]:
+    """Hand a flow to serve and wait for its answer, however long the flow runs. A first Ctrl-C
+    asks serve to stop sending at its next batch boundary (the answer then has ``interrupted``);
+    a second quits at once, serve still recording the batch in hand. ``then``: as for
+    ``stop_on_interrupt``, how the rest gets sent."""
+    import threading
+
+    from crisiscast.cli.interrupt import stop_on_interrupt
+    from crisiscast.web.warm import call_server
+
+    def ask_stop() -> None:
+        with suppress(CrisiscastError):
+            call_server(server, "/api/warm/stop", {}, timeout=10)
+
+    def in_background() -> None:
+        threading.Thread(target=ask_stop, name="warm-stop", daemon=True).start()
+
+    with stop_on_interrupt(then, on_first=in_background) as interrupt:
+        answer = dict(call_server(server, path, payload, timeout=None))
+    answer["interrupted"] = interrupt.requested
+    return answer
 
 
 def prefect_in_process() -> None:

@@ -166,7 +166,50 @@ def run_demo(playbook: Path | None, settings: Settings, out: Console) -> str:
         f"http://127.0.0.1:8765/incidents/{ref}/",
         highlight=False,
     )
+    password = demo_commander(settings)
+    out.print(
+        f"Console: run `crisiscast serve`, open http://127.0.0.1:8765/console/incidents/{ref} "
+        f"and sign in as {DEMO_COMMANDER} with the password {password} (the demo's own "
+        "commander in this home: it gets a new password every run).",
+        highlight=False,
+        markup=False,
+    )
     return ref
+
+
+DEMO_COMMANDER = "demo-commander"
+
+
+def demo_commander(settings: Settings) -> str:
+    """Add the demo's commander (or give it a new password) and return the password.
+
+    A fresh random password each run: printing a fixed one would be a known password for
+    anyone who starts ``serve`` on a real network from a home the demo once ran in.
+    """
+    import secrets
+
+    from crisiscast.cli.common import open_store
+    from crisiscast.incidents.people.audit import Actor, record
+    from crisiscast.incidents.people.users import by_username, create_user, set_password
+
+    password = secrets.token_urlsafe(12)
+    now = datetime.now(UTC)
+    store = open_store(settings)
+    try:
+        with store.session() as session:
+            user = by_username(session, DEMO_COMMANDER)
+            if user is None:
+                user = create_user(session, DEMO_COMMANDER, "commander", now=now,
+                                   display_name="Demo commander", password=password)  # fmt: skip
+                action = "user.add"
+            else:
+                set_password(session, user, password)
+                action = "user.passwd"
+            record(session, Actor.cli(), action, now=now, subject=f"user {user.id}",
+                   detail={"username": DEMO_COMMANDER, "by": "crisiscast demo"})  # fmt: skip
+    finally:
+        store.dispose()
+    return password
 
 
 AGENT_PHONE = "+66810000001"

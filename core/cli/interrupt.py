@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
@@ -93,10 +93,12 @@ def _say(text: str) -> None:
 
 
 @contextmanager
-def stop_on_interrupt(then: str) -> Iterator[Interrupt]:
+def stop_on_interrupt(then: str, on_first: Callable[[], None] | None = None) -> Iterator[Interrupt]:
     """While sending: the first SIGINT sets ``STOP`` and says so; a second (or a SIGHUP, the
     terminal gone) stops Prefect's server and exits 130 (129) at once. ``then`` says how the
-    rest gets sent, e.g. "`crisiscast broadcast INC-3` sends the rest, each recipient once."."""
+    rest gets sent, e.g. "`crisiscast broadcast INC-3` sends the rest, each recipient once.".
+    ``on_first`` also runs at the first SIGINT: a warm command asks serve to stop there; it
+    must return at once (it runs in the signal handler)."""
     interrupt = Interrupt()
     STOP.clear()
     if not _main_thread():  # not from a shell: nothing to catch
@@ -110,6 +112,8 @@ def stop_on_interrupt(then: str) -> Iterator[Interrupt]:
             os._exit(EXIT_INTERRUPTED)
         interrupt.requested = True
         STOP.set()
+        if on_first is not None:
+            on_first()
         _say("\nStopping after the current batch is recorded (Ctrl-C again quits at once)...\n")
 
     previous_int = signal.signal(signal.SIGINT, first)

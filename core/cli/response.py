@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from crisiscast.cli.common import (
+    WARM,
     current_settings,
+    err,
     fail,
     open_store,
     out,
     prefect_in_process,
+    warm_server,
 )
 from crisiscast.errors import CrisiscastError
 
@@ -130,17 +133,26 @@ def sweep(
         if idle:  # answered without starting Prefect (its start costs seconds)
             out.print("Nothing to do: no active incident, no open case, no day pass ended.")
             return
-        prefect_in_process()
-        from crisiscast.flows.sla_sweep import sla_sweep
+        server = warm_server(settings)
+        if server:
+            from crisiscast.web.warm import call_server
 
-        done = sla_sweep(settings.database_url, commander=commander)
+            done = call_server(server, "/api/warm/sweep", {"commander": commander}, timeout=None)
+        else:
+            prefect_in_process()
+            from crisiscast.flows.sla_sweep import sla_sweep
+
+            done = sla_sweep(settings.database_url, commander=commander)
     except CrisiscastError as exc:
         raise fail(exc) from None
+    mode = f" ({WARM})" if server else ""
     if not done:
-        out.print("Nothing to do: no active incident needs anything.")
+        out.print(f"Nothing to do: no active incident needs anything.{mode}", highlight=False)
     for ref, actions in done.items():
         listed = ", ".join(f"{k} {v}" for k, v in sorted(actions.items()) if v) or "nothing due"
         out.print(f"{ref}: {listed}", highlight=False)
+    if done and mode:
+        out.print(mode.strip(), highlight=False)
 
 
 def stand_down(
@@ -189,13 +201,17 @@ def stand_down(
         if closed and hand_over_to is None:
             out.print(f"{ref} was already closed: nothing sent.", highlight=False)
             return
-        prefect_in_process()
-        from crisiscast.flows.launch import public_url
-        from crisiscast.flows.stand_down import stand_down as stand_down_flow
+        server = warm_server(settings)
+        if server:
+            result = _stand_down_warm(server, ref, hand_over_to)
+        else:
+            prefect_in_process()
+            from crisiscast.flows.launch import public_url
+            from crisiscast.flows.stand_down import stand_down as stand_down_flow
 
-        result = stand_down_flow(
-            incident, settings.database_url, public_url(), hand_over_to=hand_over_to
-        )
+            result = stand_down_flow(
+                incident, settings.database_url, public_url(), hand_over_to=hand_over_to
+            )
         if not result.get("already_closed"):
             from crisiscast.cli.broadcast import record_cli
 
@@ -203,7 +219,8 @@ def stand_down(
     except CrisiscastError as exc:
         raise fail(exc) from None
     if result.get("already_closed"):
-        out.print(f"{result['ref']} was already closed: nothing sent.", highlight=False)
+        mode = f" ({WARM})" if server else ""
+        out.print(f"{result['ref']} was already closed: nothing sent.{mode}", highlight=False)
         if result.get("handed_to") is not None:
             numbers = ", ".join(str(p["id"]) for p in result.get("pressing", [])) or "none"
             out.print(
@@ -211,7 +228,8 @@ def stand_down(
                 highlight=False,
             )
         return
-    out.print(f"{result.get('ref', incident)} stood down and closed.", highlight=False)
+    mode = f" ({WARM})" if server else ""
+    out.print(f"{result.get('ref', incident)} stood down and closed.{mode}", highlight=False)
     for line in describe(result):
         out.print(f"  {line}", highlight=False, markup=False)
     pressing = result.get("pressing") or []
@@ -235,6 +253,23 @@ def stand_down(
                 highlight=False,
                 markup=False,
             )
+
+
+def _stand_down_warm(server: Any, ref: str, hand_over_to: int | None) -> dict[str, Any]:
+    """The stand-down through serve. A Ctrl-C here does not stop serve's all-clear half-way
+    (the incident would close with it half sent): serve finishes, and the CLI says so."""
+    from crisiscast.web.warm import call_server
+
+    payload = {"incident": ref, "hand_over_to": hand_over_to}
+    try:
+        return dict(call_server(server, "/api/warm/stand-down", payload, timeout=None))
+    except KeyboardInterrupt:
+        err.print(
+            f"Stopped waiting. `crisiscast serve` goes on standing {ref} down; "
+            f"`crisiscast status {ref}` shows when it is closed.",
+            highlight=False, soft_wrap=True, markup=False,
+        )  # fmt: skip
+        raise typer.Exit(code=130) from None
 
 
 def report(

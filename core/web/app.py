@@ -1,8 +1,10 @@
 """The one ASGI app behind ``crisiscast serve``: warm launches now; webhooks and pages later.
 
-Launch requests are authenticated with the token from serve.json, because anyone who can reach
-the port could otherwise send messages to every customer. The token is checked before a byte of
-the body is read, and the body is then read within ``LAUNCH_LIMIT`` (413 beyond it).
+Launch requests, and the CLI's other flow commands handed to serve (``/api/warm/...``:
+broadcast, update, all-clear, sweep, stand-down, and the stop a Ctrl-C asks for), are
+authenticated with the token from serve.json, because anyone who can reach the port could
+otherwise send messages to every customer. The token is checked before a byte of the body is
+read, and the body is then read within ``LAUNCH_LIMIT`` (413 beyond it).
 
 No input answers 5xx: odd paths (NUL, over-long names, impossible incident numbers) are 404, a
 playbook that moved after its launch is 409 (``playbook_gone``), and
@@ -14,8 +16,9 @@ from __future__ import annotations
 import hmac
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -23,10 +26,18 @@ from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from crisiscast.config import Settings
-from crisiscast.errors import CrisiscastError, PlaybookError
+from crisiscast.errors import CrisiscastError, NotFoundError, PlaybookError
 from crisiscast.incidents.people import approvals
 from crisiscast.incidents.store.database import Store
 from crisiscast.web.api import api_router
+from crisiscast.web.api.actions import (
+    WarmRuns,
+    waits_for_approval,
+    warm_broadcast,
+    warm_stand_down,
+    warm_sweep,
+)
+from crisiscast.web.api.models import check_target
 from crisiscast.web.auth import requirer
 from crisiscast.web.case_page import case_page_router
 from crisiscast.web.console import install_console
@@ -55,10 +66,58 @@ class LaunchRequest(BaseModel):
     @field_validator("playbook", "audience")
     @classmethod
     def _a_path(cls, value: str | None) -> str | None:
-        # The OS refuses NUL in a path with ValueError (not OSError): refuse it here, as a 422.
-        if value is not None and "\x00" in value:
-            raise ValueError("a file path cannot contain a NUL character")
-        return value
+        return _path_without_nul(value)
+
+
+def _path_without_nul(value: str | None) -> str | None:
+    # The OS refuses NUL in a path with ValueError (not OSError): refuse it here, as a 422.
+    if value is not None and "\x00" in value:
+        raise ValueError("a file path cannot contain a NUL character")
+    return value
+
+
+class WarmBroadcast(BaseModel):
+    """``crisiscast broadcast``, ``update`` or ``all-clear``, handed to serve by the CLI."""
+
+    incident: str = Field(max_length=40, description="Incident ref, e.g. INC-3")
+    when: Literal["launch", "update", "all_clear"] = "launch"
+    announcement: str | None = Field(default=None, max_length=200)
+    audience: str | None = Field(default=None, description="Contacts CSV, as the server sees it")
+    default_region: str = Field(default="US", max_length=8)
+    target: dict[str, Any] | None = None
+    texts: dict[str, str] | None = None
+    params: dict[str, str] | None = None
+
+    @field_validator("audience")
+    @classmethod
+    def _a_path(cls, value: str | None) -> str | None:
+        return _path_without_nul(value)
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return check_target(value)  # a target the CLI would not send is a 422, never a 500
+
+
+class WarmSweep(BaseModel):
+    """``crisiscast sweep`` handed to serve."""
+
+    commander: str | None = Field(default=None, max_length=320)
+
+
+class WarmStandDown(BaseModel):
+    """``crisiscast stand-down`` handed to serve."""
+
+    incident: str = Field(max_length=40, description="Incident ref, e.g. INC-3")
+    hand_over_to: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def _json_body(model: type[BaseModel]) -> dict[str, Any]:
+    schema = {"application/json": {"schema": model.model_json_schema()}}
+    return {"requestBody": {"required": True, "content": schema}}
 
 
 def create_app(settings: Settings, token: str) -> FastAPI:
@@ -88,7 +147,7 @@ def create_app(settings: Settings, token: str) -> FastAPI:
     async def launch(http: Request) -> dict[str, Any]:
         from crisiscast.playbook import load_playbook, resolve_params
 
-        request = await _launch_request(http)
+        request = await _read_body(http, LaunchRequest)
 
         try:
             # Refuse bad input before a flow run exists for it.
@@ -122,6 +181,60 @@ def create_app(settings: Settings, token: str) -> FastAPI:
         except CrisiscastError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from exc
         return {"ref": ref}
+
+    # The CLI's other flow commands (item "warm CLI"): the CLI checks the input and writes the
+    # audit entry as it does cold; serve only runs the flow, with the token checked first.
+    warm_runs = WarmRuns()
+    guarded = [Depends(require_token)]
+
+    async def run_warm(work: Callable[..., Any], *args: Any) -> Any:
+        with warm_runs.running():
+            try:
+                return await run_in_threadpool(work, *args)
+            except NotFoundError as exc:
+                raise HTTPException(status_code=404, detail=str(exc)) from exc
+            except PlaybookError as exc:
+                raise HTTPException(status_code=422, detail=str(exc)) from exc
+            except CrisiscastError as exc:
+                raise HTTPException(status_code=400, detail=str(exc)) from exc
+
+    def _waits(ref: str, action: str) -> bool:
+        return waits_for_approval(app.state.store, ref, action)
+
+    @app.post("/api/warm/broadcast", dependencies=guarded,
+              openapi_extra=_json_body(WarmBroadcast))  # fmt: skip
+    async def warm_broadcast_route(http: Request) -> dict[str, Any]:
+        request = await _read_body(http, WarmBroadcast)
+        if await run_warm(_waits, request.incident, request.when):
+            raise HTTPException(
+                status_code=409,
+                detail=f"{request.incident}'s playbook needs a second person's approval for an "
+                f"update: request it with POST /api/v1/incidents/{request.incident}/updates",
+            )
+        options = request.model_dump(exclude={"incident"})
+        result: dict[str, Any] = await run_warm(warm_broadcast, settings, request.incident,
+                                                options)  # fmt: skip
+        return result
+
+    @app.post("/api/warm/sweep", dependencies=guarded, openapi_extra=_json_body(WarmSweep))
+    async def warm_sweep_route(http: Request) -> dict[str, Any]:
+        request = await _read_body(http, WarmSweep)
+        result: dict[str, Any] = await run_warm(warm_sweep, settings, request.commander)
+        return result
+
+    @app.post("/api/warm/stand-down", dependencies=guarded,
+              openapi_extra=_json_body(WarmStandDown))  # fmt: skip
+    async def warm_stand_down_route(http: Request) -> dict[str, Any]:
+        request = await _read_body(http, WarmStandDown)
+        await run_warm(_waits, request.incident, "stand_down")  # 404 before a flow runs
+        result: dict[str, Any] = await run_warm(warm_stand_down, settings, request.incident,
+                                                request.hand_over_to)  # fmt: skip
+        return result
+
+    @app.post("/api/warm/stop", dependencies=guarded)
+    def warm_stop() -> dict[str, bool]:
+        """The CLI's Ctrl-C: serve's running broadcasts stop at their next batch boundary."""
+        return {"stopping": warm_runs.stop()}
 
     site_root = settings.home / "site"
 
@@ -162,14 +275,15 @@ def create_app(settings: Settings, token: str) -> FastAPI:
     return app
 
 
-async def _launch_request(http: Request) -> LaunchRequest:
-    """The launch body, read within LAUNCH_LIMIT and validated; 413 or 422 otherwise."""
+async def _read_body(http: Request, model: type[Body]) -> Body:
+    """A launch or warm-command body, read within LAUNCH_LIMIT (after the token was checked)
+    and validated; 413 or 422 otherwise."""
     try:
         body = await read_limited(http, LAUNCH_LIMIT)
     except BadRequest as exc:
         raise HTTPException(status_code=exc.status, detail=str(exc)) from None
     try:
-        return LaunchRequest.model_validate_json(body)
+        return model.model_validate_json(body)
     except ValidationError as exc:
         # One short line per problem ("params: Input should be a valid dictionary"), which the
         # CLI's warm mode prints as it is; the input is not echoed back.

@@ -340,14 +340,26 @@ def apply_command(
 def send_reply(
     session: Session, settings: Settings, opened: Opened, text: str, now: datetime
 ) -> str | None:
+    """``reply_on_channel`` as the agent holding the case; a sent reply also takes it."""
+    actor = Actor.agent(opened.agent.id, opened.agent.name, "console")
+    problem = reply_on_channel(session, settings, opened.case, opened.incident, text,
+                               actor=actor, now=now)  # fmt: skip
+    if problem is None:
+        opened.held.acked_at = opened.held.acked_at or now
+    return problem
+
+
+def reply_on_channel(
+    session: Session, settings: Settings, case: Case, incident: Incident | None, text: str,
+    *, actor: Actor, now: datetime,
+) -> str | None:  # fmt: skip
     """Send ``text`` to the customer on the case's channel (an exercise's to its outbox):
     None when it went out, else why not. Sent or failed, it is a line of the conversation
-    and a ``case.reply`` audit entry; a sent reply is the first response and takes the case."""
-    case, agent = opened.case, opened.agent
+    and a ``case.reply`` audit entry; a sent reply is the first response."""
     if not text:
         return "Write the reply first: the text box is empty."
-    ref = opened.incident.ref if opened.incident else None
-    senders = customer_senders(settings, opened.incident)
+    ref = incident.ref if incident else None
+    senders = customer_senders(settings, incident)
     try:
         result = message_customer(
             session, senders, case, text, key=f"reply:{case.id}:{secrets.token_hex(6)}",
@@ -355,14 +367,12 @@ def send_reply(
         )  # fmt: skip
     finally:
         senders.close()
-    actor = Actor.agent(agent.id, agent.name, "console")
     if result.status == "suppressed":
         return f"Not sent: {result.error or 'no way to reach the customer on this channel'}."
     entry = add_entry(session, case.id, "reply", text, author=actor.name, now=now,
                       channel=case.channel, data={"status": result.status})  # fmt: skip
     if result.status == "sent":
         case.first_responded_at = case.first_responded_at or now
-        opened.held.acked_at = opened.held.acked_at or now
     record(session, actor, "case.reply", now=now, incident_id=case.incident_id,
            subject=f"case {case.id}",
            detail={"entry_id": entry.id, "status": result.status})  # fmt: skip
@@ -413,13 +423,14 @@ def _line_json(line: Line) -> dict[str, Any]:
     return {"kind": line.kind, "meta": _meta(line), "body": line.body}
 
 
-def _line_html(line: Line) -> str:
+def line_html(line: Line) -> str:
+    """One conversation line as a list item (the phone page's and the console's)."""
     return (f'<li class="{escape(line.kind)}"><p class="meta">{escape(_meta(line))}</p>'
             f'<p class="body">{escape(line.body)}</p></li>')  # fmt: skip
 
 
-def _statuses(incident: Incident | None) -> list[str]:
-    """The statuses the agent may choose (ASK waits on the customer; DONE closes)."""
+def settable_statuses(incident: Incident | None) -> list[str]:
+    """The statuses a person may choose (ASK waits on the customer; DONE closes)."""
     try:
         named = load_playbook(incident.playbook_path).statuses if incident else None
     except CrisiscastError:
@@ -428,28 +439,29 @@ def _statuses(incident: Incident | None) -> list[str]:
     return [s for s in case_statuses(named) if s not in hidden]
 
 
-def _case_html(
-    session: Session, token: str, opened: Opened, now: datetime, *,
-    note: str | None = None, problem: str | None = None,
-) -> str:  # fmt: skip
-    case, incident = opened.case, opened.incident
-    contact = session.get(Contact, case.contact_id) if case.contact_id else None
-    address = case_contact(session, case)
-    where = location_text(contact, case.why)
-    lines = shown_lines(session, case.id)
-    base = f"/c/{quote(token)}"
+def words_html(session: Session, case: Case) -> str:
+    """The customer's own messages, each a quote in the case's language."""
+    return "".join(f"<blockquote lang=\"{escape(case.language or 'und')}\">{escape(w)}"
+                   "</blockquote>" for w in customer_words(session, case.id))  # fmt: skip
+
+
+def contact_html(case: Case, address: str | None) -> str:
+    """The customer's address as a link that calls or writes to them (``address`` as shown)."""
     reach = escape(address or "no address known")
     if address and case.channel == "sms":
-        reach = f'<a href="tel:{escape(address)}">{reach}</a>'
-    elif address and case.channel == "email":
-        reach = f'<a href="mailto:{escape(address)}">{reach}</a>'
-    words = "".join(f"<blockquote lang=\"{escape(case.language or 'und')}\">{escape(w)}"
-                    "</blockquote>" for w in customer_words(session, case.id))  # fmt: skip
-    alert = f'<div role="alert"><p>{escape(problem)}</p></div>' if problem else ""
-    status = f'<p role="status">{escape(note)}</p>' if note else '<p role="status"></p>'
-    options = "".join(f'<option value="{escape(s)}"{" selected" if s == case.status else ""}>'
-                      f"{escape(s)}</option>" for s in _statuses(incident))  # fmt: skip
-    facts = [
+        return f'<a href="tel:{escape(address)}">{reach}</a>'
+    if address and case.channel == "email":
+        return f'<a href="mailto:{escape(address)}">{reach}</a>'
+    return reach
+
+
+def fact_rows(
+    session: Session, case: Case, incident: Incident | None, now: datetime, contact: str
+) -> list[tuple[str, str]]:
+    """The case's details as (label, HTML) pairs; ``contact`` is the contact's HTML."""
+    person = session.get(Contact, case.contact_id) if case.contact_id else None
+    where = location_text(person, case.why)
+    return [
         ("Severity", f'<span class="sev">{escape(case.severity)}</span>'
                      + (f" ({escape(case.category)})" if case.category else "")),
         ("Why", escape(why_summary(case.why, 500))),
@@ -458,8 +470,23 @@ def _case_html(
         ("Language", escape(case.language or "not known")),
         ("Where", escape(where or "not known")),
         ("Channel", escape(case.channel)),
-        ("Contact", reach),
+        ("Contact", contact),
     ]  # fmt: skip
+
+
+def _case_html(
+    session: Session, token: str, opened: Opened, now: datetime, *,
+    note: str | None = None, problem: str | None = None,
+) -> str:  # fmt: skip
+    case, incident = opened.case, opened.incident
+    lines = shown_lines(session, case.id)
+    base = f"/c/{quote(token)}"
+    words = words_html(session, case)
+    alert = f'<div role="alert"><p>{escape(problem)}</p></div>' if problem else ""
+    status = f'<p role="status">{escape(note)}</p>' if note else '<p role="status"></p>'
+    options = "".join(f'<option value="{escape(s)}"{" selected" if s == case.status else ""}>'
+                      f"{escape(s)}</option>" for s in settable_statuses(incident))  # fmt: skip
+    facts = fact_rows(session, case, incident, now, contact_html(case, case_contact(session, case)))
     rows = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
     return (
         f'<h1>Case {case.id}: <span class="sev">{escape(case.severity)}</span></h1>'
@@ -469,7 +496,7 @@ def _case_html(
         f'<h2 id="conv-h">Conversation</h2>'
         f'<ol id="conversation" aria-labelledby="conv-h" aria-live="polite" '
         f'data-since="{base}/since" data-count="{len(lines)}">'
-        f"{''.join(_line_html(x) for x in lines)}</ol>"
+        f"{''.join(line_html(x) for x in lines)}</ol>"
         '<p id="live-status" role="status"></p>'
         f'<h2>Reply to the customer</h2><form method="post" action="{base}/reply">'
         f'<label for="reply-text">Your reply (sent by {escape(case.channel)} to the '

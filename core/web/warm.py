@@ -124,9 +124,10 @@ def _same_store(info: ServerInfo, store: str | None) -> None:
 
 
 def call_server(
-    info: ServerInfo, path: str, payload: dict[str, Any], timeout: float = 120.0
+    info: ServerInfo, path: str, payload: dict[str, Any], timeout: float | None = 120.0
 ) -> Any:
-    """POST JSON to the warm server; its error messages come back as CrisiscastError."""
+    """POST JSON to the warm server; its error messages come back as CrisiscastError.
+    ``timeout`` None: wait as long as the work takes (a broadcast paced at a provider's rate)."""
     request = urllib.request.Request(  # noqa: S310 - the URL is our own loopback server
         f"{info.url}{path}",
         data=json.dumps(payload).encode(),

@@ -115,14 +115,36 @@ class Webhooks:
         self.intake = intake
         self.clock = clock
         self.limiter = FormLimiter()
-        self.queue = IntakeQueue(intake)
+        # SMS and the reply form: one writer, which also asks "is this sender an agent?" for
+        # the SMS of a whole batch in one read (an agent's SMS comes back as None: a command).
+        self.queue: Batcher[tuple[Pending, bool], IntakeResult | None] = Batcher(
+            self._intake_batch, name="crisiscast-intake"
+        )
         # Emails (up to 5 MB of text each) have their own writer: an SMS never waits behind one.
         self.email_queue = IntakeQueue(intake, name="crisiscast-intake-email")
+        # Emails ask alone: they are few, and their writer must never hold up an SMS.
         self.agent_check = Batcher(self._which_agents, name="crisiscast-agent-check")
 
     async def receive(self, message: Inbound, form: ack.Form) -> IntakeResult:
         """Store and process through the writer thread (shared commits under load)."""
-        return await self.queue.submit(Pending(message, self.clock(), form))
+        result = await self.queue.submit((Pending(message, self.clock(), form), False))
+        assert result is not None  # only a message that may be a command comes back None
+        return result
+
+    def _intake_batch(
+        self, batch: list[tuple[Pending, bool]]
+    ) -> list[IntakeResult | Exception | None]:
+        """Store and process a batch; a message flagged as a possible command whose sender is
+        an agent is left out and answered None (the desk applies it, it is no customer's)."""
+        asking = [pending.message.sender for pending, commands in batch if commands]
+        agents = {s for s, yes in zip(asking, self._which_agents(asking), strict=True) if yes}
+
+        def is_command(pending: Pending, commands: bool) -> bool:
+            return commands and pending.message.sender in agents
+
+        customers = [pending for pending, commands in batch if not is_command(pending, commands)]
+        results = iter(self.intake.receive_each(customers) if customers else [])
+        return [None if is_command(p, commands) else next(results) for p, commands in batch]
 
     async def twilio_sms(self, request: Request) -> Response:
         form = await signed_twilio_form(self.settings, request, limit=SMS_LIMIT, what="inbound SMS")
@@ -135,16 +157,15 @@ class Webhooks:
         message = Inbound("sms", sid, sender, form.get("Body", "")).storable()
         try:
             # On-call agents command by SMS (ACK 42, DONE 42 ...); everyone else is a customer.
-            command_reply = await self._agent_reply(
-                message.sender, message.body, Origin("sms", message.provider_id)
-            )
-        except StoreError as exc:
-            log.error("twilio sms: store unavailable, Twilio will retry: %s", exc)
-            return unavailable("the incident store is unavailable; retry later")
-        if command_reply is not None:
-            return _twiml(command_reply)
-        try:
-            result = await self.receive(message, "short")
+            found = await self.queue.submit((Pending(message, self.clock(), "short"), True))
+            if found is None:  # an agent's: apply the command (None: no longer an agent)
+                command_reply = await run_in_threadpool(
+                    self._agent_command, message.sender, message.body,
+                    Origin("sms", message.provider_id),
+                )  # fmt: skip
+                if command_reply is not None:
+                    return _twiml(command_reply)
+            result = found if found is not None else await self.receive(message, "short")
         except StoreError as exc:
             log.error("twilio sms: store unavailable, Twilio will retry: %s", exc)
             return unavailable("the incident store is unavailable; retry later")

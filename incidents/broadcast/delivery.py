@@ -98,14 +98,17 @@ def finish_broadcast(
 
     ``reconciled``: rows an interrupted run had written to the outbox, recorded before sending.
     """
-    session.execute(
-        update(Announcement)
-        .where(
-            Announcement.incident_id == incident_id,
-            Announcement.status == AnnouncementStatus.BROADCASTING,
+    # Stopped by Ctrl-C: the announcements stay ``broadcasting`` (the truth) until a resume.
+    stopped = any(r.get("stopped") for r in reports)
+    if not stopped:
+        session.execute(
+            update(Announcement)
+            .where(
+                Announcement.incident_id == incident_id,
+                Announcement.status == AnnouncementStatus.BROADCASTING,
+            )
+            .values(status=AnnouncementStatus.SENT)
         )
-        .values(status=AnnouncementStatus.SENT)
-    )
     counts = ledger_counts(session, incident_id)
     errors = sorted({f"{r.get('channel')}: {r['error']}" for r in reports if r.get("error")})
     # This machine's write failures (disk full): their rows are queued, a rerun sends them.
@@ -127,6 +130,9 @@ def finish_broadcast(
     message = f"broadcast: {text_counts or 'nothing to send'}"
     if errors:
         message += f"; {len(errors)} channel errors"
+    if stopped:
+        ref = session.get_one(Incident, incident_id).ref
+        message += f"; stopped by Ctrl-C, the rest not sent: `crisiscast broadcast {ref}` sends it"
     add_event(session, incident_id, "broadcast", message, data=summary, now=now)
     return summary
 

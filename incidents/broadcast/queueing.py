@@ -129,6 +129,7 @@ def outbox_keys(path: Path, wanted: set[str]) -> set[str]:
     prefix = b'{"key":"'
     with path.open("rb") as lines:
         for line in lines:
+            line = whole_line(line)
             if line.startswith(prefix) and line.endswith(b"\n"):
                 key = line[len(prefix) : line.index(b'"', len(prefix))].decode()
                 if key in wanted:
@@ -182,6 +183,9 @@ def outbox_rows_after(
         for line in lines:
             if not line.endswith(b"\n"):
                 continue  # torn by a kill: never fully recorded, so it is sent again
+            line = whole_line(line)
+            if not line:
+                continue
             record = json.loads(line)
             key = str(record.get("key", ""))
             parts = key.split(":")
@@ -195,6 +199,44 @@ def outbox_rows_after(
                 rows.append(lg.QueuedDelivery(key, incident_id, announcement, channel, contact,
                                               record.get("address")))  # fmt: skip
     return rows
+
+
+def whole_line(line: bytes) -> bytes:
+    """A line without the torn start a killed writer left in front of it.
+
+    Shard runners on several workers append to one outbox file; one killed mid-write leaves a
+    partial line that the next writer's line continues. A line's only unescaped ``{"key":"``
+    is its start (JSON escapes quotes inside strings), so the last one is where it begins.
+    """
+    start = line.rfind(_LINE_START)
+    return line[start:] if start > 0 else line
+
+
+_LINE_START = b'{"key":"'
+
+
+def reconcile_shard_marks(
+    session: Session, outbox_dir: Path, incident_id: int, channel: str,
+    contacts: tuple[int, int], now: datetime,
+) -> int:  # fmt: skip
+    """Before a shard taken over from a dead runner starts: record as sent what that runner
+    wrote to the outbox but not to the ledger; return how many rows that added.
+
+    Holds the channel's lock, so a live runner's batch is committed or not begun. The marks
+    stay: one may belong to a live shard of another announcement over the same contacts, which
+    removes its own; the coordinator clears the rest once every shard is done.
+    """
+    lg.lock_channel(session, incident_id, channel)
+    added = 0
+    for mark in marks_of(session, incident_id):
+        if (mark.channel, mark.contact_lo, mark.contact_hi) != (channel, *contacts):
+            continue
+        rows = outbox_rows_after(outbox_dir / f"{channel}.jsonl", mark.offset, incident_id,
+                                 channel, contacts)  # fmt: skip
+        added += lg.insert_deliveries(
+            session, sorted(rows), now=now, status="sent", provider_id=RECONCILED
+        )
+    return added
 
 
 def reconcile_marks(session: Session, outbox_dir: Path, incident_id: int, now: datetime) -> int:

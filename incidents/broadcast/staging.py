@@ -101,7 +101,7 @@ def stage_update(
     ``update-1``...): a playbook announcement rendered with new parameter values, or new
     ``texts`` per language (sent on SMS and email). Returns announcement -> channels."""
     context = {"ref": incident.ref, "title": incident.title, "exercise": incident.exercise}
-    rows: list[Announcement] = []
+    messages: list[dict[str, Any]] = []
     if texts:
         fallback = incident.languages[0] if incident.languages else "en"
         if fallback not in texts:
@@ -109,30 +109,61 @@ def stage_update(
                 f"the update has no text in {fallback}, {incident.ref}'s fallback language: "
                 f"give --text '...' (or --text {fallback}=...) as well"
             )
-        name = next_announcement_id(session, incident.id, "update")
+        base = "update"
         subject = f"[{incident.ref}] {incident.title}: update"
         for language, body in sorted(texts.items()):
             for channel in ("sms", "email"):
                 text_ = exercise_marked(body, language) if incident.exercise and (
                     channel == "sms") else body  # fmt: skip
-                rows.append(st.add_announcement(
-                    session, incident.id, announcement_id=name, when="update", channel=channel,
-                    language=language, subject=subject if channel == "email" else None,
-                    body=text_, html=None, now=now, target_id=target_id))  # fmt: skip
-        return {name: sorted({r.channel for r in rows})}
-    if announcement is None:
-        raise ConfigError("an update needs new text (--text) or a playbook --announcement")
-    raw = {k: _raw_param(v) for k, v in incident.params.items() if v is not None}
-    values = resolve_params(playbook, {**raw, **(params or {})})
-    name = next_announcement_id(session, incident.id, announcement)
-    for m in render_announcement(playbook, announcement, values, context):
-        body = exercise_marked(m.text, m.language) if (
-            incident.exercise and m.channel == "sms") else m.text  # fmt: skip
-        rows.append(st.add_announcement(
-            session, incident.id, announcement_id=name, when=m.when, channel=m.channel,
-            language=m.language, subject=m.subject, body=body, html=m.html, now=now,
-            target_id=target_id))  # fmt: skip
-    return {name: sorted({r.channel for r in rows})}
+                messages.append(dict(when="update", channel=channel, language=language,
+                                     subject=subject if channel == "email" else None,
+                                     body=text_, html=None))  # fmt: skip
+    else:
+        if announcement is None:
+            raise ConfigError("an update needs new text (--text) or a playbook --announcement")
+        raw = {k: _raw_param(v) for k, v in incident.params.items() if v is not None}
+        values = resolve_params(playbook, {**raw, **(params or {})})
+        base = announcement
+        for m in render_announcement(playbook, announcement, values, context):
+            body = exercise_marked(m.text, m.language) if (
+                incident.exercise and m.channel == "sms") else m.text  # fmt: skip
+            messages.append(dict(when=m.when, channel=m.channel, language=m.language,
+                                 subject=m.subject, body=body, html=m.html))  # fmt: skip
+    channels = sorted({m["channel"] for m in messages})
+    again = repeated_update(session, incident.id, base, messages, target_id)
+    if again is not None:  # the same update, stopped by Ctrl-C: finish it, each person once
+        return {again: channels}
+    name = next_announcement_id(session, incident.id, base)
+    for fields in messages:
+        st.add_announcement(session, incident.id, announcement_id=name, now=now,
+                            target_id=target_id, **fields)  # fmt: skip
+    return {name: channels}
+
+
+def repeated_update(
+    session: Session, incident_id: int, base: str, messages: list[dict[str, Any]], target_id: int
+) -> str | None:
+    """The id of an update cut short (still ``broadcasting``) with the very same messages for
+    the same target, if any: running the same ``crisiscast update`` again finishes that one
+    rather than sending a new update to everyone it already reached."""
+    wanted = {(m["channel"], m["language"], m["subject"], m["body"]) for m in messages}
+    spec = session.get_one(Target, target_id).spec
+    found: dict[str, set[tuple[str, str, str | None, str]]] = {}
+    aimed: dict[str, int | None] = {}
+    for row in session.scalars(select(Announcement).where(
+            Announcement.incident_id == incident_id, Announcement.when != "launch",
+            Announcement.status == AnnouncementStatus.BROADCASTING)):  # fmt: skip
+        stem, _, number = row.announcement_id.rpartition("-")
+        if row.announcement_id == base or (stem == base and number.isdigit()):
+            found.setdefault(row.announcement_id, set()).add(
+                (row.channel, row.language, row.subject, row.body)
+            )
+            aimed[row.announcement_id] = row.target_id
+    for announcement_id, staged in sorted(found.items()):
+        target = aimed[announcement_id]
+        if staged == wanted and target is not None and session.get_one(Target, target).spec == spec:
+            return announcement_id
+    return None
 
 
 def playbook_id_of(playbook: Playbook, announcement_id: str) -> str:

@@ -293,6 +293,28 @@ class OutboxMark(Base):
     created_at: Mapped[datetime]
 
 
+class BroadcastShard(Base):
+    """One shard of a broadcast run on Prefect workers: who holds it, until when, and what it
+    did. A lease that has passed means its runner died: another runner takes the shard over."""
+
+    __tablename__ = "broadcast_shards"
+    __table_args__ = (Index("ix_broadcast_shards_run_status", "run", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run: Mapped[str] = mapped_column(String(64))
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    announcement: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(50))
+    contact_lo: Mapped[int | None] = mapped_column(BigInteger)
+    contact_hi: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20))  # pending | running | done
+    owner: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None]
+    claims: Mapped[int] = mapped_column(Integer)
+    report: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
 class Case(Base):
     """A reply that needs a person. ``id`` is the number agents type: ``ACK 42``."""
 

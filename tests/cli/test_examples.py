@@ -6,9 +6,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
+
+from crisiscast.errors import AccessError
+from crisiscast.incidents.people.users import authenticate
+from crisiscast.incidents.store.database import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "crisiscast.cli"]
@@ -108,3 +116,24 @@ def test_demo_runs_twice_from_another_folder(tmp_path: Path) -> None:
         assert "crisiscast stand-down" in run.stdout and "Report:" in run.stdout
     assert list(elsewhere.iterdir()) == []  # everything it writes is under CRISISCAST_HOME
     assert (tmp_path / "home" / "demo" / "playbooks" / "regional-flood.yaml").is_file()
+    # It ends with the console's address and a commander's sign-in that works, new each run.
+    said = [_console_login(run.stdout) for run in (first, second)]
+    assert said[0][0] == "http://127.0.0.1:8765/console/incidents/INC-1"
+    assert said[1][0] == "http://127.0.0.1:8765/console/incidents/INC-2"
+    store = Store(f"sqlite:///{tmp_path / 'home' / 'crisiscast.db'}")
+    try:
+        with store.session() as session:
+            user = authenticate(session, "demo-commander", said[1][1], now=datetime.now(UTC))
+            assert user.role.value == "commander"
+        with store.session() as session, pytest.raises(AccessError):
+            authenticate(session, "demo-commander", said[0][1], now=datetime.now(UTC))
+    finally:
+        store.dispose()
+
+
+def _console_login(stdout: str) -> tuple[str, str]:
+    """(address, password) from the demo's last lines."""
+    found = re.search(r"open (\S+) and sign in as demo-commander with the password (\S+) ",
+                      " ".join(stdout.split()))  # fmt: skip
+    assert found is not None, stdout[-1500:]
+    return found.group(1), found.group(2)

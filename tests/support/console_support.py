@@ -8,6 +8,7 @@ does) and uses these helpers; ``axe_problems`` needs ``npm ci`` (axe-core is in 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from desk_support import make_agent
 from live_app import serve_app
 
@@ -70,6 +72,28 @@ def sign_in(page: Any, base: str, username: str, next_path: str = "/console") ->
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}{next_path}")
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """An HTTP client (with a cookie jar) signed in as one console user, and the CSRF token
+    its session's forms carry."""
+
+    client: httpx.Client
+    csrf: str
+
+
+@contextmanager
+def signed_client(base: str, username: str) -> Iterator[SignedIn]:
+    """Sign ``username`` in through the real form over HTTP (no browser)."""
+    with httpx.Client(base_url=base) as client:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+        assert token is not None
+        fields = {"username": username, "password": PASSWORD, "csrf_token": token.group(1)}
+        assert client.post("/login", data=fields).status_code == 303
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console").text)
+        assert csrf is not None
+        yield SignedIn(client, csrf.group(1))
 
 
 def axe_problems(page: Any) -> list[str]:

@@ -113,7 +113,44 @@ HIDDEN: dict[str, dict[str, Any]] = {
                                                       "next"])},
     },
     "/logout": {"post": {**_ok, "requestBody": _body(_form, ["csrf_token"])}},
+    # The operator console (crisiscast.web.console): pages, their live parts and forms.
     "/console": {"get": _ok},
+    "/console/_/{name}": {"get": {**_ok, "parameters": [_path("name")]}},
+    "/console/cases": {"get": {**_ok, "parameters": [
+        _query(q) for q in ("severity", "sla", "language", "agent", "incident", "status", "after")
+    ]}},
+    "/console/cases/live": {"get": {**_ok, "parameters": [_query("severity"), _query("after")]}},
+    "/console/cases/{case_id}": {"get": {**_ok, "parameters": [_path("case_id"),
+                                                               _query("done")]}},
+    "/console/cases/{case_id}/live": {"get": {**_ok, "parameters": [_path("case_id")]}},
+    "/console/cases/{case_id}/{action}": {"post": {
+        **_ok, "parameters": [_path("case_id"), _path("action")],
+        "requestBody": _body(_form, ["csrf_token", "text", "note", "status"]),
+    }},
+    "/console/incidents/{ref}": {"get": {**_ok, "parameters": [_path("ref")]}},
+    "/console/incidents/{ref}/live": {"get": {**_ok, "parameters": [_path("ref")]}},
+    "/console/incidents/{ref}/stand-down": {
+        "get": {**_ok, "parameters": [_path("ref")]},
+        "post": {**_ok, "parameters": [_path("ref")],
+                 "requestBody": _body(_form, ["csrf_token", "step", "cases", "agent"])},
+    },
+    "/console/incidents/{ref}/update": {
+        "get": {**_ok, "parameters": [_path("ref")]},
+        "post": {**_ok, "parameters": [_path("ref")], "requestBody": _body(_form, [
+            "csrf_token", "step", "announcement", "text.en", "text.th", "mode", "filter"])},
+    },
+    "/console/launch": {
+        "get": {**_ok, "parameters": [_query("playbook")]},
+        "post": {**_ok, "requestBody": _body(_form, [
+            "csrf_token", "step", "playbook", "mode", "audience", "default_region", "filter",
+            "everyone", "area_codes", "circle", "polygon"])},
+    },
+    "/console/approvals": {"get": _ok},
+    "/console/approvals/{approval_id}": {"get": {**_ok, "parameters": [_path("approval_id")]}},
+    **{f"/console/approvals/{{approval_id}}/{verb}": {"post": {
+        **_ok, "parameters": [_path("approval_id")],
+        "requestBody": _body(_form, ["csrf_token", "reason"]),
+    }} for verb in ("approve", "reject")},
     # The phone link (crisiscast.web.case_page): the signed token in the path is the credential.
     "/c/_/case.js": {"get": _ok},
     "/c/{token}": {"get": {**_ok, "parameters": [_path("token"), _query("done")]}},
@@ -251,6 +288,9 @@ API_OPERATIONS = [
     ("POST", "/api/v1/users/{user_id}/tokens"),
 ]
 OPERATIONS += API_OPERATIONS
+# The CLI's warm commands: past the token, all but the stop would run a whole flow.
+WARM_NAMES = ("broadcast", "sweep", "stand-down", "stop")
+OPERATIONS += [("POST", f"/api/warm/{name}") for name in WARM_NAMES]
 # Routes with typed bodies that a negative (schema-violating) example can get wrong; the rest
 # take strings only, and their odd strings come from the positive examples.
 TYPED = {"/api/launch", "/webhooks/sendgrid/inbound", "/webhooks/sendgrid/events"}
@@ -270,6 +310,17 @@ CREDENTIALS.update(
         path: {"Authorization": f"Bearer {LAUNCH_TOKEN}"}
         for _, path in API_OPERATIONS
         if not path.endswith("/stand-down")
+    }
+)
+CREDENTIALS["/api/warm/stop"] = {"Authorization": f"Bearer {LAUNCH_TOKEN}"}
+# The console's pages open for the CLI's token too (a commander): every page and live part,
+# and the forms that cannot start a flow (a launch, an update or a stand-down would).
+CREDENTIALS.update(
+    {
+        path: {"Authorization": f"Bearer {LAUNCH_TOKEN}"}
+        for path, methods in HIDDEN.items()
+        if path.startswith("/console")
+        and ("get" in methods or path.startswith(("/console/cases/", "/console/approvals/")))
     }
 )
 

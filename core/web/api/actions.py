@@ -11,14 +11,18 @@ the recall's own transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+from crisiscast.config import Settings
 from crisiscast.incidents.broadcast.delivery import recall as recall_deliveries
+from crisiscast.incidents.broadcast.sending import STOP
 from crisiscast.incidents.people import approvals
 from crisiscast.incidents.people.audit import Actor, record
 from crisiscast.incidents.store.database import Store, get_incident
@@ -159,13 +163,17 @@ def recall(ctx: Context, ref: str, actor: Actor, approval: int | None) -> dict[s
         return {"ref": ref, "incident_id": incident.id, "suppressed": suppressed}
 
 
-def stand_down(ctx: Context, ref: str, actor: Actor) -> dict[str, Any]:
-    """All-clear, banner off, agents released, CSAT asked, closed; audit ``stand_down``."""
+def stand_down(
+    ctx: Context, ref: str, actor: Actor, hand_over_to: int | None = None
+) -> dict[str, Any]:
+    """All-clear, banner off, agents released, CSAT asked, closed; audit ``stand_down``.
+    ``hand_over_to`` (an agent id) takes the open urgent and high cases (the console asks)."""
     from crisiscast.flows.stand_down import stand_down as stand_down_flow
 
     with ctx.session() as session:
         ref = get_incident(session, ref).ref  # a clear 404 before a flow runs
-    result = _plain(stand_down_flow(ref, ctx.settings.database_url, _public_url(ctx)))
+    result = _plain(stand_down_flow(ref, ctx.settings.database_url, _public_url(ctx),
+                                    hand_over_to=hand_over_to))  # fmt: skip
     now = datetime.now(UTC)
     with ctx.session() as session:
         incident = get_incident(session, ref)
@@ -176,7 +184,10 @@ def stand_down(ctx: Context, ref: str, actor: Actor) -> dict[str, Any]:
             now=now,
             incident_id=incident.id,
             subject=ref,
-            detail={"already_closed": bool(result.get("already_closed"))},
+            detail={
+                "already_closed": bool(result.get("already_closed")),
+                "hand_over_to": hand_over_to,
+            },
         )
     return result
 
@@ -192,3 +203,78 @@ def run(
         body = UpdateBody.model_validate({k: v for k, v in request.items() if k != "ref"})
         return update(ctx, ref, body, actor, approval)
     return recall(ctx, ref, actor, approval)
+
+
+class WarmRuns:
+    """The CLI's commands that ``serve`` is running for it (``crisiscast.web.warm``).
+
+    A Ctrl-C at the CLI asks serve to ``stop``: STOP is this process's, so every broadcast
+    serve is running stops at its next batch boundary (each resumable, each recipient once).
+    STOP is cleared when the last of them ends, and is never set when none runs: a stop that
+    arrives late must not stop the next launch.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        with self._lock:
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                if not self._running:
+                    STOP.clear()
+
+    def stop(self) -> bool:
+        """Stop the running commands at their next batch; False when none runs."""
+        with self._lock:
+            if self._running:
+                STOP.set()
+            return bool(self._running)
+
+
+def waits_for_approval(store: Store, ref: str, action: str) -> bool:
+    """Before a warm command's flow runs: an unknown incident raises NotFoundError (a clear 404,
+    no flow run); True when ``action`` must wait for a second person, which only an ``update``
+    of an incident whose playbook needs approval does. The warm route refuses it then, as the
+    CLI's cold path does (``refuse_without_approval``), so no way skips the rule."""
+    from crisiscast.playbook import load_playbook
+
+    with store.session() as session:
+        incident = get_incident(session, ref)
+        if action != "update":
+            return False
+        policy = load_playbook(incident.playbook_path).approval
+        return approvals.needed(policy, exercise=incident.exercise)
+
+
+def warm_broadcast(settings: Settings, incident: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``crisiscast broadcast``/``update``/``all-clear`` run here for the CLI: the flow's summary
+    as JSON. The CLI checked the input and writes the audit entry, as it does cold."""
+    from crisiscast.flows.broadcast import broadcast
+
+    public_url = settings.public_url or DEFAULT_PUBLIC_URL
+    summary = broadcast(incident, database_url=settings.database_url, public_url=public_url,
+                        **options)  # fmt: skip
+    return _plain(summary)
+
+
+def warm_sweep(settings: Settings, commander: str | None) -> dict[str, Any]:
+    """``crisiscast sweep`` run here for the CLI: per incident, what was done."""
+    from crisiscast.flows.sla_sweep import sla_sweep
+
+    return _plain(sla_sweep(settings.database_url, commander=commander))
+
+
+def warm_stand_down(settings: Settings, incident: str, hand_over_to: int | None) -> dict[str, Any]:
+    """``crisiscast stand-down`` run here for the CLI: what the flow did."""
+    from crisiscast.flows.stand_down import stand_down as stand_down_flow
+
+    public_url = settings.public_url or DEFAULT_PUBLIC_URL
+    result = stand_down_flow(incident, settings.database_url, public_url, hand_over_to=hand_over_to)
+    return _plain(result)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from crisiscast.errors import PlaybookError, StoreError
@@ -60,7 +60,40 @@ def _case(session: Session, case_id: int) -> Case:
     return case
 
 
-def _outs(session: Session, cases: Sequence[Case], now: datetime) -> list[CaseOut]:
+def case_query(
+    session: Session,
+    *,
+    severity: str | None = None,
+    status: str | None = None,
+    language: str | None = None,
+    agent: int | None = None,
+    incident: str | None = None,
+) -> Select[Case]:
+    """The cases matching the list's filters, unordered (the API's list and the console's
+    queue); an unknown incident is a NotFoundError that names it."""
+    query = select(Case)
+    for column, value in (
+        (Case.severity, severity),
+        (Case.status, status),
+        (Case.language, language),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if agent is not None:
+        query = query.where(
+            Case.id.in_(
+                select(Assignment.case_id).where(
+                    Assignment.agent_id == agent, Assignment.released_at.is_(None)
+                )
+            )
+        )
+    if incident is not None:
+        query = query.where(Case.incident_id == get_incident(session, incident).id)
+    return query
+
+
+def case_outs(session: Session, cases: Sequence[Case], now: datetime) -> list[CaseOut]:
+    """The cases as the API answers them: holder, masked contact, SLA state at ``now``."""
     holders = {
         a.case_id: a.agent_id
         for a in session.scalars(
@@ -111,25 +144,15 @@ def add_routes(router: APIRouter, ctx: Context) -> None:
     ) -> Page[CaseOut]:
         """Cases oldest first, filtered; ``sla`` is computed now, so pages may be shorter."""
         now = datetime.now(UTC)
-        query = select(Case)
-        for column, value in (
-            (Case.severity, severity),
-            (Case.status, status),
-            (Case.language, language),
-        ):
-            if value is not None:
-                query = query.where(column == value)
-        if agent is not None:
-            query = query.where(
-                Case.id.in_(
-                    select(Assignment.case_id).where(
-                        Assignment.agent_id == agent, Assignment.released_at.is_(None)
-                    )
-                )
-            )
         with ctx.session() as session:
-            if incident is not None:
-                query = query.where(Case.incident_id == get_incident(session, incident).id)
+            query = case_query(
+                session,
+                severity=severity,
+                status=status,
+                language=language,
+                agent=agent,
+                incident=incident,
+            )
             found: list[Case] = []
             after = page.after
             while len(found) <= page.limit:
@@ -145,7 +168,7 @@ def add_routes(router: APIRouter, ctx: Context) -> None:
             shown = found[: page.limit]
             more = len(found) > page.limit
             return Page[CaseOut](
-                items=_outs(session, shown, now), next=shown[-1].id if more and shown else None
+                items=case_outs(session, shown, now), next=shown[-1].id if more and shown else None
             )
 
     @router.get(
@@ -194,7 +217,7 @@ def add_routes(router: APIRouter, ctx: Context) -> None:
                     subject=f"case {case.id}",
                     detail={"agent_id": agent.id, "from_agent_id": previous},
                 )
-            return _outs(session, [case], now)[0]
+            return case_outs(session, [case], now)[0]
 
     @router.post(
         "/cases/{case_id}/status",
@@ -219,7 +242,7 @@ def add_routes(router: APIRouter, ctx: Context) -> None:
                 actor=principal.actor,
                 now=now,
             )
-            return _outs(session, [case], now)[0]
+            return case_outs(session, [case], now)[0]
 
     @router.post(
         "/cases/{case_id}/notes",
@@ -308,7 +331,7 @@ def add_routes(router: APIRouter, ctx: Context) -> None:
                 detail={"entry_id": entry.id, "status": result.status},
             )
             return ReplyOut(
-                case=_outs(session, [case], now)[0],
+                case=case_outs(session, [case], now)[0],
                 delivery_status=result.status,
                 error=result.error,
             )
@@ -316,7 +339,7 @@ def add_routes(router: APIRouter, ctx: Context) -> None:
 
 def _detail(session: Session, case: Case) -> CaseDetail:
     now = datetime.now(UTC)
-    out = _outs(session, [case], now)[0]
+    out = case_outs(session, [case], now)[0]
     return CaseDetail(
         **out.model_dump(),
         statuses=_statuses_or_builtin(session, case),

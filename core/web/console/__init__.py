@@ -4,8 +4,11 @@ One module per screen, each adding its routes to one router:
 - ``home``: ``/console``, the incidents and the way into each;
 - ``dashboard``: ``/console/incidents/{ref}``, the commander's live view of one incident;
 - ``launching``: ``/console/launch``, ``/console/incidents/{ref}/update`` and
-  ``/console/approvals``: choose, fill, preview, then send or ask for approval;
-- ``case_queue``: ``/console/cases`` and ``/console/cases/{id}``: an agent's work;
+  ``/console/approvals``: choose, fill, preview, then send or ask for approval
+  (``parameter_form``, ``audience_form`` and ``preview_panel`` are its parts;
+  ``approvals_page`` is the approvals list and the approve/reject page);
+- ``case_queue``: ``/console/cases``: the cases, most severe first, filtered, live;
+- ``case_view``: ``/console/cases/{id}``: one case, its conversation and the work on it;
 - ``stand_down``: ``/console/incidents/{ref}/stand-down``.
 
 ``layout`` holds what they share (who may see a page, the shell, forms and CSRF).
@@ -18,7 +21,15 @@ from fastapi.responses import FileResponse, Response
 
 from crisiscast.config import Settings
 from crisiscast.incidents.store.database import Store
-from crisiscast.web.console import case_queue, dashboard, home, launching, stand_down
+from crisiscast.web.console import (
+    approvals_page,
+    case_queue,
+    case_view,
+    dashboard,
+    home,
+    launching,
+    stand_down,
+)
 from crisiscast.web.console.layout import ASSET_PATH, STATIC, ConsoleContext, PageRefused
 
 _ASSETS = {"console.css": "text/css; charset=utf-8", "console.js": "text/javascript; charset=utf-8"}
@@ -37,7 +48,8 @@ def install_console(app: FastAPI, settings: Settings, store: Store, serve_token:
         return FileResponse(STATIC / name, media_type=_ASSETS[name],
                             headers={"Cache-Control": "no-cache"})  # fmt: skip
 
-    for screen in (home, dashboard, launching, case_queue, stand_down):
+    # case_queue before case_view: /console/cases/live is not a case id
+    for screen in (home, dashboard, launching, approvals_page, case_queue, case_view, stand_down):
         screen.add_routes(router, ctx)
     app.include_router(router)
 

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from crisiscast.config import Settings
 from crisiscast.errors import AccessError
@@ -77,6 +77,9 @@ async def signed_in(ctx: ConsoleContext, request: Request, action: str) -> Princ
     try:
         principal = await run_in_threadpool(authenticate, request, ctx.store, ctx.serve_token)
     except AccessError:
+        if "application/json" in request.headers.get("accept", ""):
+            # console.js asking for a live part: it sends the person to sign in on a 401.
+            raise PageRefused(JSONResponse({"detail": "sign in first"}, status_code=401)) from None
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise PageRefused(
             RedirectResponse(f"/login?next={quote(here, safe='/')}", status_code=303)

@@ -17,8 +17,10 @@ from crisiscast.incidents.intake.triage.config import (
     TriageConfig,
 )
 from crisiscast.incidents.intake.triage.lexicon import (
+    ASKING,
     BASIC_NEEDS,
     CALM,
+    CLAIM,
     DAMAGE,
     EXHAUSTION,
     FACILITY,
@@ -65,6 +67,8 @@ SIGNALS = (
     SignalRule("exhaustion", EXHAUSTION, urgency="medium"),
     SignalRule("request", REQUEST),  # no level of its own: it completes combinations
     SignalRule("routine_request", ROUTINE, impact="minor", urgency="low"),
+    SignalRule("claim_request", CLAIM),  # no level: it picks the claims route (ASKS below)
+    SignalRule("asking", ASKING),  # no level: a supplies word counts when the reply asks
     SignalRule("all_fine", CALM, impact="minor", urgency="low", calming=True),
 )
 COMBINATIONS = (
@@ -159,11 +163,7 @@ CATEGORIES = (
     ),
     CategoryRule(
         "aid_claim",
-        phrases(
-            en="compensation|claim|clame|relief money|relief grant|relief application|apply for",
-            th="ชดเชย|เยียวยา|เคลม|ยื่นขอ|ลงทะเบียนผู้ประสบภัย|เงินช่วยเหลือ",
-            lo="ຊົດເຊີຍ|ເຄລມ|ຍື່ນຂໍ|ລົງທະບຽນ|ເງິນຊ່ວຍເຫຼືອ",
-        ),
+        CLAIM,
         (
             _sub(
                 "housing",
@@ -312,6 +312,23 @@ CATEGORY_ROUTES = {
     "infrastructure": "account",
 }
 
+# What a reply asks for picks its category before the things it mentions (after danger to
+# life): signal -> category, first found wins. "can I move the doctor's visit to Monday?" asks
+# to reschedule, whatever the doctor; "compensation for my rice field" asks for a claim.
+ASKS = (
+    ("routine_request", "rescheduling"),
+    ("claim_request", "aid_claim"),
+    ("claim_request", "claims"),
+    ("claim_request", "administrative"),
+)
+# Categories whose topic words (subcategory phrases: "rice", "milk", "soap") pick them only in
+# a reply that asks for them, through one of these signals: "rice fields all under water" is a
+# report, "send rice" asks for supplies. (Claims topics, "my pigs died", are claims as such.)
+TOPICS_NEED = {"supplies": ("asking", "request", "basic_needs", "medicine_need")}
+# A reply with unmet needs that names no category ("we have nowhere to go", "needs her
+# inhaler") still asks for supplies: signal -> category, used when no phrase picks one.
+NEEDS = (("basic_needs", "supplies"), ("medicine_need", "supplies"))
+
 QUESTIONS = (
     Question("how_many", ("people_affected",)),
     Question("financial_impact", ("money_at_stake",)),
@@ -337,6 +354,9 @@ def default_config(*, use_model: bool = True, operating_point: str | None = None
         use_model=use_model,
         combinations=COMBINATIONS,
         category_routes=CATEGORY_ROUTES,
+        asks=ASKS,
+        topics_need=TOPICS_NEED,
+        needs=NEEDS,
         operating_point=operating_point or DEFAULT_OPERATING_POINT,
     )
 

@@ -46,11 +46,16 @@ class Subcategory:
 
 @dataclass(frozen=True)
 class CategoryRule:
-    """A category; it is chosen when its own or its subcategories' phrases are found."""
+    """A category; it is chosen when its own or its subcategories' phrases are found.
+
+    ``topics`` are phrases of things the category is about with no subcategory of their own
+    (a playbook's supplies category without a clothing subcategory still knows "soap").
+    """
 
     name: str
     patterns: Mapping[str, tuple[str, ...]]
     subcategories: tuple[Subcategory, ...] = ()
+    topics: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,12 @@ class TriageConfig:
     routes: Mapping[str, str] = field(default_factory=dict)  # need -> channel (the playbook's)
     category_routes: Mapping[str, str] = field(default_factory=dict)  # category[/sub] -> need
     life_categories: tuple[str, ...] = ("rescue", "emergency")  # danger to life picks these
+    # (signal, category): a reply asking to reschedule or to claim takes that category first
+    asks: tuple[tuple[str, str], ...] = ()
+    # category -> signals without which its topic (subcategory) words do not pick it
+    topics_need: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # (signal, category): unmet needs with no category phrase ("nowhere to go") -> supplies
+    needs: tuple[tuple[str, str], ...] = ()
     emergency_need: str = "emergency"
     operating_point: str = "urgent_recall"
 

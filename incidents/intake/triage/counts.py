@@ -49,6 +49,10 @@ _TH_LO_MULTIPLIERS = {
 _TH_LO_TOKEN = "|".join(sorted([*_TH_LO_NUMBER_WORDS, *_TH_LO_MULTIPLIERS], key=len, reverse=True))
 _TH_LO_PEOPLE = re.compile(r"(\d[\d,]*|(?:" + _TH_LO_TOKEN + r")+)\s*(?:" + _TH_LO_UNITS + ")")
 _TH_LO_TOKENS = re.compile(_TH_LO_TOKEN)
+# The unit words alone: a cheap first look, since most replies give no head count and the
+# full patterns try every number word at every position (half the cost of triage's counts).
+_EN_UNIT = re.compile(r"(?:" + _EN_UNITS + r")(?!\w)")
+_TH_LO_UNIT = re.compile(_TH_LO_UNITS)
 _TH_LO_EVERYONE = re.compile("ทุกคน|ทั้งหมู่บ้าน|ทั้งชุมชน|ทั้งตำบล|ทั้งอำเภอ|ทั้งบริษัท|ທຸກຄົນ|ທັງບ້ານ|ທັງໝູ່ບ້ານ|ທັງຊຸມຊົນ")
 
 # fmt: off
@@ -71,11 +75,13 @@ def ascii_digits(text: str) -> str:
 def people_count(text: str) -> tuple[int, str] | None:
     """The largest head count in a lower-cased reply, with the words that said it."""
     best: tuple[int, str] | None = None
-    for match in _EN_PEOPLE.finditer(text):
+    english = _EN_PEOPLE.finditer(text) if _EN_UNIT.search(text) else ()
+    for match in english:
         value = _en_number(match.group(1))
         if value and (best is None or value > best[0]):
             best = (value, match.group(0))
-    for match in _TH_LO_PEOPLE.finditer(text):
+    thai_lao = _TH_LO_PEOPLE.finditer(text) if _TH_LO_UNIT.search(text) else ()
+    for match in thai_lao:
         value = _th_lo_number(match.group(1))
         if value and (best is None or value > best[0]):
             best = (value, match.group(0))

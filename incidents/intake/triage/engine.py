@@ -7,8 +7,9 @@ hurt") does not count. When no signal fires, the shipped model (if enabled) deci
 config's operating point; when signals do fire, the more severe verdict wins, so a rule can
 always raise a reply above the model. Two exceptions: a short reply whose only signal says all
 is well ("we are fine") stays low, and the model abstains on a reply with no word it was trained
-on (Thai or Lao without English). A blank reply is reported as empty. The category then picks
-the route, danger to life first.
+on (Thai or Lao without English), and a reply asking to claim or to reschedule is not made
+urgent by the high-recall cut alone. A blank reply is reported as empty. The category then
+picks the route: danger to life first, then what the reply asks for, then what it mentions.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ MONEY = "money_at_stake"
 _LINKS = re.compile(
     r"https?://\S+|www\.\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:org|com|net|gov|la|th|io)\b\S*"
 )
+# What every link above contains: a cheap first look (the full pattern cost a tenth of triage).
+_LINK_HINT = re.compile(r"://|www\.|\.(?:org|com|net|gov|la|th|io)\b")
 SURE = 0.5  # P(urgent) at which the model alone sends a reply to the emergency route
 CALM_WORDS = 12  # "we are fine" overrules the model only in a reply this short
 EMPTY = "empty"
@@ -118,7 +121,7 @@ def triage(
     """
     if not text.strip():
         return _empty(text, config)
-    lowered = counts.ascii_digits(_LINKS.sub(" ", normalise_phrase(text)))
+    lowered = counts.ascii_digits(_without_links(normalise_phrase(text)))
     words = tokens(lowered)
     fired = _signals(lowered, words, config)
     fired += _combinations(fired, config)
@@ -137,14 +140,19 @@ def triage(
             why.append("model: abstained (no word it was trained on)")
         else:
             cut = model.urgent_cut_for(config.operating_point) if urgent_cut is None else urgent_cut
+            if _asks_routine(fired, config) and rule_level != config.levels[0]:
+                cut = None  # "how do I claim?" is no emergency unless the rules see danger
             model_level, confidence_m = _model_level(probabilities, model, config, cut)
             if not deciding or _rank(config, model_level) < _rank(config, rule_level):
                 severity, decided_by, confidence = model_level, "model", confidence_m
                 why.append(f"model: {model_level} (p={confidence_m:.2f}, {config.operating_point})")
     life = rule_level == config.levels[0]
     sure = severity == config.levels[0] and probabilities.get(config.levels[0], 0.0) >= SURE
-    category, subcategory, need = _route(lowered, words, config, calm=calm, life=life, sure=sure)
     names = tuple(dict.fromkeys(f.signal for f in fired))
+    answered = set(names)
+    category, subcategory, need = _route(
+        lowered, words, config, answered, calm=calm, life=life, sure=sure
+    )
     return TriageResult(
         severity=severity,
         category=category,
@@ -152,7 +160,7 @@ def triage(
         language=detect_language(text, config.languages, config.default_language),
         why=tuple(why),
         signals=names,
-        unanswered=tuple(q.id for q in config.questions if not set(q.answered_by) & set(names)),
+        unanswered=tuple(q.id for q in config.questions if answered.isdisjoint(q.answered_by)),
         impact=impact,
         urgency=urgency,
         decided_by=decided_by,
@@ -165,7 +173,14 @@ def triage(
 
 
 def _route(
-    lowered: str, words: list[str], config: TriageConfig, *, calm: bool, life: bool, sure: bool
+    lowered: str,
+    words: list[str],
+    config: TriageConfig,
+    fired: set[str],
+    *,
+    calm: bool,
+    life: bool,
+    sure: bool,
 ) -> tuple[str, str | None, str | None]:
     """Category, subcategory and route need. Danger to life first: the rules saw it, or the
     model is sure of it (P(urgent) >= 0.5). A reply the high-recall point alone makes urgent
@@ -173,10 +188,15 @@ def _route(
     an agent message). All is well: no category, no route."""
     if calm:
         return config.fallback_category, None, None
-    category, subcategory = _category(lowered, words, config, life, life or sure)
+    category, subcategory = _category(lowered, words, config, fired, life, life or sure)
     uncategorised = category in (config.fallback_category, *config.life_categories)
     need = config.need_for(category, subcategory, life or (sure and uncategorised))
     return category, subcategory, need
+
+
+def _without_links(text: str) -> str:
+    """The reply with links blanked out ("help.example.org/help" asks for nothing)."""
+    return _LINKS.sub(" ", text) if _LINK_HINT.search(text) else text
 
 
 def _empty(text: str, config: TriageConfig) -> TriageResult:
@@ -200,9 +220,10 @@ def _empty(text: str, config: TriageConfig) -> TriageResult:
 
 def _signals(lowered: str, words: list[str], config: TriageConfig) -> list[_Fired]:
     """Phrase signals plus the built-in readers of head counts and money."""
-    by_name = {s.name: s for s in config.signals}
+    rules = compile_rules(config)
+    by_name = rules.signal_rules
     fired: dict[str, _Fired] = {}
-    for hit in compile_rules(config).signals.find(lowered, words):
+    for hit in rules.signals.find(lowered, words):
         if hit.owner not in fired:
             rule = by_name[hit.owner]
             if rule.negatable and _negated(lowered, hit.phrase):
@@ -230,7 +251,7 @@ def _combinations(fired: list[_Fired], config: TriageConfig) -> list[_Fired]:
     names = {f.signal for f in fired}
     found = []
     for combo in config.combinations:
-        if combo.name not in names and all(names & set(group) for group in combo.groups):
+        if combo.name not in names and not any(names.isdisjoint(g) for g in combo.groups):
             evidence = " + ".join(next(n for n in g if n in names) for g in combo.groups)
             found.append(_Fired(combo.name, evidence, combo.impact, combo.urgency))
     return found
@@ -321,21 +342,47 @@ def _model_level(
 
 
 def _category(
-    lowered: str, words: list[str], config: TriageConfig, life: bool, danger: bool
+    lowered: str, words: list[str], config: TriageConfig, fired: set[str], life: bool, danger: bool
 ) -> tuple[str, str | None]:
-    """The category with the most phrase hits (config order on ties) and its leading
-    subcategory. Danger to life first: when the rules found it, the config's life category
-    (rescue) is chosen; a life category is chosen only where there is danger to life."""
+    """The category and its leading subcategory, in this order of precedence:
+
+    1. danger to life found by the rules: the config's life category (rescue);
+    2. what the reply asks for (``config.asks``): rescheduling, then a claim;
+    3. the category with the most phrase hits (config order on ties); a life category only
+       where there is danger to life, and a category's topic words ("rice", "milk") only in a
+       reply that asks for it (``config.topics_need``): a report of flooded rice fields is no
+       request for rice;
+    4. with no phrase hit, unmet needs (``config.needs``): "we have nowhere else" -> supplies.
+    """
     hits = compile_rules(config).categories.find(lowered, words)
     names = [c.name for c in config.categories]
     first = next((n for n in config.life_categories if n in names), None) if life else None
+    if first is None:
+        first = next((c for s, c in config.asks if s in fired and c in names), None)
     if not danger:
-        hits = [h for h in hits if h.owner[0] not in config.life_categories]
+        hits = [h for h in hits if h.owner.category not in config.life_categories]
+    hits = [h for h in hits if not h.owner.topic or _asked_for(h.owner.category, fired, config)]
     if not hits and first is None:
-        return config.fallback_category, None
+        needed = next((c for s, c in config.needs if s in fired and c in names), None)
+        return (needed, None) if needed else (config.fallback_category, None)
     tally: dict[str, int] = {}
     for hit in hits:
-        tally[hit.owner[0]] = tally.get(hit.owner[0], 0) + 1
+        tally[hit.owner.category] = tally.get(hit.owner.category, 0) + 1
     category = first or max((n for n in names if n in tally), key=tally.__getitem__)
-    sub = next((h.owner[1] for h in hits if h.owner[0] == category and h.owner[1]), None)
+    sub = next(
+        (h.owner.subcategory for h in hits if h.owner.category == category and h.owner.subcategory),
+        None,
+    )
     return category, sub
+
+
+def _asked_for(category: str, fired: set[str], config: TriageConfig) -> bool:
+    """Whether a category's topic words count: it needs no asking, or the reply asks."""
+    needed = config.topics_need.get(category)
+    return needed is None or not fired.isdisjoint(needed)
+
+
+def _asks_routine(fired: list[_Fired], config: TriageConfig) -> bool:
+    """Whether the reply asks to reschedule or to claim (the signals of ``config.asks``)."""
+    asking = {signal for signal, _ in config.asks}
+    return any(f.signal in asking for f in fired)

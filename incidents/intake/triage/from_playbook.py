@@ -2,7 +2,10 @@
 
 Playbook categories carry no phrases, only names. A category or subcategory that shares its
 name with a built-in one (rescue/trapped, supplies/water ...) borrows the built-in phrases in
-every language, so Thai and Lao replies find it too; any other is matched by its name.
+every language, so Thai and Lao replies find it too; any other is matched by its name. The
+phrases of built-in subcategories the playbook does not name are kept as topics of a category
+whose topic words need an ask (its supplies without a clothing subcategory still know "soap"
+and "ผ้าอนามัย", when a reply asks for them).
 """
 
 from __future__ import annotations
@@ -11,10 +14,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from crisiscast.incidents.intake.triage.builtin import (
+    ASKS,
     CATEGORIES,
     CATEGORY_ROUTES,
     COMBINATIONS,
     DEFAULT_OPERATING_POINT,
+    NEEDS,
+    TOPICS_NEED,
 )
 from crisiscast.incidents.intake.triage.builtin import SIGNALS as BUILT_IN_SIGNALS
 from crisiscast.incidents.intake.triage.config import (
@@ -58,6 +64,9 @@ def config_from_playbook(
         combinations=_combinations(signals, set(severity.impact), set(severity.urgency)),
         routes={route.need: route.channel for route in playbook.routes},
         category_routes=CATEGORY_ROUTES,
+        asks=ASKS,
+        topics_need=TOPICS_NEED,
+        needs=NEEDS,
         operating_point=operating_point or _playbook_point(playbook) or DEFAULT_OPERATING_POINT,
     )
 
@@ -150,6 +159,18 @@ def _category(category: Category, language: str, reserved: frozenset[str]) -> Ca
             merged[language] = (*merged.get(language, ()), phrase)
         return merged
 
+    # Only where topic words need an ask (supplies): elsewhere a borrowed word strays ("job",
+    # "ສັນຍາ" contract inside ສັນຍານ signal, "ช้า" slow inside เช้า morning).
+    unnamed = [
+        sub
+        for name, sub in subs.items()
+        if name not in category.subcategories and category.name in TOPICS_NEED
+    ]
+    topics: dict[str, tuple[str, ...]] = {}
+    for sub in unnamed:
+        for lang, found in sub.patterns.items():
+            kept = tuple(p for p in found if p not in reserved)
+            topics[lang] = tuple(dict.fromkeys((*topics.get(lang, ()), *kept)))
     return CategoryRule(
         name=category.name,
         patterns=phrases(category.name, built_in.patterns if built_in else {}),
@@ -157,4 +178,5 @@ def _category(category: Category, language: str, reserved: frozenset[str]) -> Ca
             Subcategory(name, phrases(name, subs[name].patterns if name in subs else {}))
             for name in category.subcategories
         ),
+        topics=topics,
     )

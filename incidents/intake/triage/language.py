@@ -46,6 +46,10 @@ _STOPWORDS = {
 }
 _WORDS = re.compile(r"[^\W\d_]+")
 _BEYOND_LATIN = re.compile("[\u0370-\U0010ffff]")
+_ASCII_LETTERS = re.compile("[A-Za-z]")
+_SCRIPT_RUNS = re.compile(
+    "|".join(f"[{chr(first)}-{chr(last)}]+" for first, last, _ in (*_SCRIPTS, *_SHARED_SCRIPTS))
+)
 
 
 def detect_language(text: str, languages: tuple[str, ...], default: str) -> str:
@@ -53,14 +57,11 @@ def detect_language(text: str, languages: tuple[str, ...], default: str) -> str:
     if not _BEYOND_LATIN.search(text):  # the common case, decided without a loop per character
         return _latin_language(text, languages, default)
     counts: dict[str, int] = {}
-    for char in text:
-        code = ord(char)
-        if code < 0x0370:
-            continue
-        lang = _script_language(code, languages)
+    for run in _SCRIPT_RUNS.findall(text):  # a run of one script: a loop per word, not per letter
+        lang = _script_language(ord(run[0]), languages)
         if lang:
-            counts[lang] = counts.get(lang, 0) + 1
-    latin = sum(1 for char in text if char.isascii() and char.isalpha())
+            counts[lang] = counts.get(lang, 0) + len(run)
+    latin = len(_ASCII_LETTERS.findall(text))
     if counts:
         best = max(counts, key=counts.__getitem__)
         if counts[best] >= latin:

@@ -235,6 +235,29 @@ ROUTINE = phrases(
     th="เลื่อนนัด|ขอเลื่อน|เลื่อนวัน|เปลี่ยนวัน|นัดใหม่|จองคิว|อยากเลื่อน",
     lo="ເລື່ອນນັດ|ຂໍເລື່ອນ|ເລື່ອນມື້|ປ່ຽນມື້|ນັດໃໝ່|ຈອງຄິວ|ຢາກເລື່ອນ",
 )
+# Asking for a claim or compensation: the administrative route, and no emergency by itself.
+CLAIM = phrases(
+    en=(
+        "compensation|claim|claims|clame|relief money|relief grant|relief payment"
+        "|relief application|apply for|appeal|reimburse|reimbursement|insurance|subsidy"
+        "|cash assistance"
+    ),
+    th="ชดเชย|เยียวยา|เคลม|ยื่นขอ|ยื่นเรื่อง|ลงทะเบียนผู้ประสบภัย|เงินช่วยเหลือ|อุทธรณ์|ประกัน",
+    lo="ຊົດເຊີຍ|ເຄລມ|ຍື່ນຂໍ|ຍື່ນເລື່ອງ|ລົງທະບຽນ|ເງິນຊ່ວຍເຫຼືອ|ອຸທອນ|ປະກັນ",
+)
+# Asking for something, in any language: a supplies word counts only in a reply that asks
+# ("rice fields under water" is a report; "ขอข้าวสาร" asks). Unlike ``REQUEST`` it decides
+# no level, so Thai and Lao ต้องการ / ຕ້ອງການ can be in it. No English phrase here may start
+# inside another signal's phrase ("any help" would hide "help"): whole-word matching takes the
+# longest phrase at a word and moves past it.
+ASKING = phrases(
+    en=(
+        "need|needs|needed|please|pls|plz|send|requesting|request|want|can we get|can i get"
+        "|where can|is there|give us|bring|running out"
+    ),
+    th="ขอ|ต้องการ|อยากได้|ช่วยส่ง|ส่ง|ขาด|หมดแล้ว|ได้ไหม|ได้มั้ย|อยู่ไหน|ที่ไหน",
+    lo="ຂໍ|ຕ້ອງການ|ຢາກໄດ້|ຊ່ວຍສົ່ງ|ສົ່ງ|ຂາດ|ໝົດແລ້ວ|ໄດ້ບໍ|ຢູ່ໃສ|ບ່ອນໃດ",
+)
 # Longer Thai words that hide a shorter phrase: ยาย (grandmother) in ขยาย (to extend), หมอ
 # (doctor) in หมอก (fog) and หมอน (pillow). They are masked before phrases are looked up.
 HIDING_WORDS = ("ขยาย", "หมอก", "หมอน")

@@ -3,8 +3,10 @@
 Latin-script phrases match whole words only ("dam" must not fire on "damaged"): the reply is
 split into words once and phrases are looked up by their first word, longest first. Thai and
 Lao phrases match anywhere (substring), since those scripts put no spaces between words; they
-are only scanned when the reply has such characters. Both are much faster than one big regular
-expression, which tries every alternative at every position.
+are only scanned when the reply has such characters, in one pass of an Aho-Corasick automaton
+(pyahocorasick) that reports every phrase at once, overlapping ones included ("ตายาย" and
+"ยาย"). A substring test per phrase cost 0.63 s of a 25,000-reply run, the largest single cost;
+one big regular expression tries every alternative at every position and loses overlaps.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Generic, TypeVar
 
-from crisiscast.incidents.intake.triage.config import TriageConfig
+import ahocorasick
+
+from crisiscast.incidents.intake.triage.config import SignalRule, TriageConfig
 from crisiscast.incidents.intake.triage.lexicon import HIDING_WORDS
 
 Owner = TypeVar("Owner")
@@ -60,8 +64,10 @@ class PhraseIndex(Generic[Owner]):
     """Phrases -> owners (a signal name, or a category and subcategory)."""
 
     def __init__(self, entries: list[tuple[str, Owner]]) -> None:
-        self._spaced: dict[str, list[tuple[tuple[str, ...], str, list[Owner]]]] = {}
-        self._unspaced: dict[str, list[Owner]] = {}
+        # first word -> (words, hits) longest first; each phrase's hits are built once (frozen)
+        self._spaced: dict[str, list[tuple[tuple[str, ...], list[Hit[Owner]]]]] = {}
+        self._unspaced: dict[str, list[Hit[Owner]]] = {}
+        self._automaton = ahocorasick.Automaton()
         by_phrase: dict[str, list[Owner]] = {}
         for phrase, owner in entries:
             owners = by_phrase.setdefault(normalise_phrase(phrase).strip(), [])
@@ -69,32 +75,54 @@ class PhraseIndex(Generic[Owner]):
                 owners.append(owner)
         for phrase, owners in by_phrase.items():
             words = tuple(tokens(phrase))
+            hits = [Hit(phrase, owner) for owner in owners]
             if _NO_SPACE.search(phrase) or not words:
-                self._unspaced[phrase] = owners
+                self._unspaced[phrase] = hits
             else:
-                self._spaced.setdefault(words[0], []).append((words, phrase, owners))
+                self._spaced.setdefault(words[0], []).append((words, hits))
         for candidates in self._spaced.values():
             candidates.sort(key=lambda c: -len(c[0]))
+        for phrase in self._unspaced:
+            self._automaton.add_word(phrase, phrase)
+        if self._unspaced:
+            self._automaton.make_automaton()
 
     def find(self, lowered: str, words: list[str]) -> list[Hit[Owner]]:
-        """Every phrase in the reply: whole-word ones in order, then the substring ones."""
+        """Every phrase in the reply: whole-word ones in order, then the substring ones.
+
+        At each word the longest phrase starting there wins and the words it covers are not
+        looked at again ("no one was hurt" hides its "hurt").
+        """
         hits: list[Hit[Owner]] = []
-        i, n = 0, len(words)
-        while i < n:
-            step = 1
-            for phrase_words, phrase, owners in self._spaced.get(words[i], ()):
+        spaced = self._spaced
+        covered = 0  # words before this index belong to a phrase already found
+        for i, word in enumerate(words):
+            candidates = spaced.get(word)
+            if candidates is None or i < covered:
+                continue
+            for phrase_words, found in candidates:
                 size = len(phrase_words)
-                if tuple(words[i : i + size]) == phrase_words:
-                    hits.extend(Hit(phrase, owner) for owner in owners)
-                    step = size
+                if size == 1 or tuple(words[i : i + size]) == phrase_words:
+                    hits += found
+                    covered = i + size
                     break
-            i += step
         if self._unspaced and _NO_SPACE.search(lowered):
-            joined = compact(lowered)
-            found = [(joined.find(p), p) for p in self._unspaced if p in joined]
-            for _, phrase in sorted(found):
-                hits.extend(Hit(phrase, owner) for owner in self._unspaced[phrase])
+            first: dict[str, int] = {}
+            for end, phrase in self._automaton.iter(compact(lowered)):
+                first.setdefault(phrase, end - len(phrase) + 1)
+            for phrase in sorted(first, key=lambda p: (first[p], p)):
+                hits += self._unspaced[phrase]
         return hits
+
+
+@dataclass(frozen=True)
+class CategoryHit:
+    """What a category phrase says: its category, its subcategory (if any) and whether it names
+    a topic of the category (a subcategory's or a topic's phrase) rather than the category."""
+
+    category: str
+    subcategory: str | None
+    topic: bool
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,7 +130,8 @@ class CompiledRules:
     """Phrase indexes for a config's signals and its categories."""
 
     signals: PhraseIndex[str]
-    categories: PhraseIndex[tuple[str, str | None]]
+    categories: PhraseIndex[CategoryHit]
+    signal_rules: dict[str, SignalRule]  # by name
 
 
 @lru_cache(maxsize=64)
@@ -114,11 +143,19 @@ def compile_rules(config: TriageConfig) -> CompiledRules:
         for phrases in signal.patterns.values()
         for phrase in phrases
     ]
-    category_entries: list[tuple[str, tuple[str, str | None]]] = []
+    category_entries: list[tuple[str, CategoryHit]] = []
     for category in config.categories:
         for phrases in category.patterns.values():
-            category_entries += [(p, (category.name, None)) for p in phrases]
+            category_entries += [(p, CategoryHit(category.name, None, False)) for p in phrases]
         for sub in category.subcategories:
             for phrases in sub.patterns.values():
-                category_entries += [(p, (category.name, sub.name)) for p in phrases]
-    return CompiledRules(PhraseIndex(signal_entries), PhraseIndex(category_entries))
+                category_entries += [
+                    (p, CategoryHit(category.name, sub.name, True)) for p in phrases
+                ]
+        for phrases in category.topics.values():
+            category_entries += [(p, CategoryHit(category.name, None, True)) for p in phrases]
+    return CompiledRules(
+        PhraseIndex(signal_entries),
+        PhraseIndex(category_entries),
+        {signal.name: signal for signal in config.signals},
+    )

@@ -47,3 +47,17 @@ def test_a_mark_at_a_line_start_reads_that_line(tmp_path: Path) -> None:
 
 def test_a_missing_outbox_file_has_nothing_to_reconcile(tmp_path: Path) -> None:
     assert outbox_rows_after(tmp_path / "sms.jsonl", 0, 1, "sms", (1, 100)) == []
+
+
+def test_a_line_continuing_a_killed_writers_torn_line_is_still_read(tmp_path: Path) -> None:
+    """Runners on several workers share the file: one killed mid-write leaves a torn line
+    that the next writer's line continues; that line is whole and is read back."""
+
+    def compact(contact: int) -> bytes:  # as the outbox writes lines: no spaces
+        key = contact_key(1, 5, "sms", contact)
+        return f'{{"key":"{key}","address":"+668100000{contact:02d}","text":"t"}}\n'.encode()
+
+    path = tmp_path / "sms.jsonl"
+    path.write_bytes(compact(11) + compact(11)[:-9] + compact(12))
+    rows = outbox_rows_after(path, 0, 1, "sms", (1, 100))
+    assert [r.contact_id for r in rows] == [11, 12]

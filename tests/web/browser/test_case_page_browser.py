@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from console_support import axe_problems
 from desk_support import make_agent, make_incident
 from live_app import serve_app
 from pydantic import SecretStr
@@ -106,13 +107,15 @@ def test_an_agent_works_a_case_from_the_phone_link(page: Any, live: Live) -> Non
     assert page.locator("h1").inner_text().startswith("Case ")
     assert FIRST in page.locator("blockquote").first.inner_text()
     assert CUSTOMER in page.get_by_role("link", name=CUSTOMER).inner_text()  # unmasked
-    # Readable on a phone: nothing wider than the screen.
+    # Readable on a phone: nothing wider than the screen; no WCAG 2.1 AA problem axe finds.
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    assert axe_problems(page) == []
 
     page.get_by_label("Your reply").fill(REPLY)
     with page.expect_navigation():
         page.get_by_role("button", name="Send reply").click()
     assert "Reply sent to the customer." in page.locator("main").inner_text()
+    assert axe_problems(page) == []
     assert REPLY in sent_to_customer(live)
 
     # The customer answers by SMS: the line appears in the open page, without a reload.

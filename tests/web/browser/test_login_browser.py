@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from console_support import axe_problems
 from live_app import serve_app
 
 from crisiscast.config import Settings
@@ -38,6 +39,7 @@ def test_sign_in_and_out_with_the_keyboard_only(page: Any, base: str) -> None:
     page.goto(f"{base}/console")  # not signed in: sent to the sign-in page
     assert page.url == f"{base}/login?next=/console"
     assert page.evaluate("document.activeElement.id") == "username"
+    assert axe_problems(page) == []
     page.keyboard.type("ana")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "password"
@@ -45,6 +47,7 @@ def test_sign_in_and_out_with_the_keyboard_only(page: Any, base: str) -> None:
     page.keyboard.press("Enter")
     page.wait_for_load_state()
     assert page.get_by_role("alert").inner_text() == "Wrong username or password."
+    assert axe_problems(page) == []  # the form with its problem announced
     assert page.evaluate("document.activeElement.id") == "password"  # username kept
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Tab")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from console_support import axe_problems
 from live_app import serve_app
 from sqlalchemy import select
 
@@ -62,6 +63,7 @@ def test_a_thai_reply_from_the_page_is_answered_in_thai(
 ) -> None:
     page.set_viewport_size({"width": 360, "height": 740})
     page.goto(served + "index.th.html")
+    assert axe_problems(page) == []  # the public page, in Thai, at phone size
     form = page.locator("form.reply-form")
     assert form.get_attribute("method") == "post"
     # Labelled fields in the page's language, reached and filled with the keyboard alone.
@@ -80,6 +82,7 @@ def test_a_thai_reply_from_the_page_is_answered_in_thai(
     assert page.locator("html").get_attribute("lang") == "th"
     status = page.get_by_role("status").inner_text()
     assert any("\u0e00" <= ch <= "\u0e7f" for ch in status), status  # Thai script
+    assert axe_problems(page) == []  # the answer page
     with sqlite_store.session() as session:
         stored = session.scalars(select(InboundMessage)).all()
         assert [m.channel for m in stored] == ["web"]

@@ -317,3 +317,52 @@ def test_a_playbook_picks_its_operating_point(flood_path: Path, tmp_path: Path) 
     wrong.write_text(text.replace("severity:\n", "severity:\n  operating_point: recal\n", 1))
     with pytest.raises(PlaybookError, match="operating_point"):
         load_playbook(wrong)
+
+
+@pytest.mark.parametrize("text", ["How do I claim flood compensation?", "ຈະຂໍເງິນຊົດເຊີຍນ້ຳຖ້ວມໄດ້ແນວໃດ"])
+def test_claims_question_is_not_urgent_at_the_default_point(flood: TriageConfig, text: str) -> None:
+    """Asking how to claim is no emergency, even where the high-recall cut would say urgent."""
+    result = triage(text, flood)
+    assert flood.operating_point == "urgent_recall"
+    assert result.severity != "urgent"
+    assert (result.category, result.route) == ("aid_claim", "agent_message")
+
+
+def test_claim_with_danger_to_life_is_still_urgent(flood: TriageConfig) -> None:
+    """A claim word does not hide danger to life: the rules' urgent and the hotline win."""
+    result = triage("how do I claim compensation, my father is trapped under the wall", flood)
+    assert (result.severity, result.category, result.route) == ("urgent", "rescue", "phone")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can we move the doctor's visit at the shelter to monday? please reschedule",
+        "ขอเลื่อนวันส่งข้าวสารเป็นวันศุกร์",
+        "ຂໍເລື່ອນມື້ກວດເຮືອນເປັນອາທິດໜ້າ",
+    ],
+)
+def test_asking_to_reschedule_comes_before_what_it_mentions(flood: TriageConfig, text: str) -> None:
+    """A request to move something is rescheduling, whatever the doctor or rice it names."""
+    result = triage(text, replace(flood, use_model=False))
+    assert (result.category, result.route) == ("rescheduling", "self_service")
+
+
+@pytest.mark.parametrize("text", ["the rice fields are all under water now", "ทุ่งนมวัวน้ำท่วมหมด"])
+def test_a_report_naming_supplies_asks_for_none(flood: TriageConfig, text: str) -> None:
+    """A situational report that only mentions rice or milk takes no supplies route."""
+    assert triage(text, replace(flood, use_model=False)).category != "supplies"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "please send soap and clothes for the kids",  # clothing: no flood subcategory of its own
+        "ขอผ้าอนามัยกับสบู่หน่อย",
+        "the house is gone and we have nowhere else",  # unmet need, no supplies word
+    ],
+)
+def test_asking_for_supplies_takes_the_agent_route(flood: TriageConfig, text: str) -> None:
+    """Supplies the playbook names no subcategory for, or a need with no item, are supplies."""
+    result = triage(text, replace(flood, use_model=False))
+    assert (result.category, result.route) == ("supplies", "agent_message")
