@@ -14,6 +14,10 @@ _QUIET_DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     # The CLI prints its own summary; Prefect's INFO lines would drown it.
     "PREFECT_LOGGING_LEVEL": "WARNING",
+    # Prefect gives its temporary API 20 s to start; on a busy 2-core machine (load 8-10) it
+    # took longer and `crisiscast demo` / `launch` failed with "Timed out while attempting to
+    # connect to ephemeral Prefect API server". A launch in a crisis should wait, not fail.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
 }
 
 # Loggers whose messages at interpreter shutdown are noise to a commander (the ephemeral API
