@@ -63,7 +63,7 @@ from crisiscast.incidents.people.audit import Actor, record
 from crisiscast.incidents.store.database import Store
 from crisiscast.incidents.store.models import Agent, Assignment, Case, Contact, Incident
 from crisiscast.playbook import load_playbook
-from crisiscast.web.request_checks import BadRequest, parse_form, read_limited
+from crisiscast.web.request_checks import BadRequest, read_clean_form
 
 log = logging.getLogger(__name__)
 
@@ -394,13 +394,9 @@ def shown_lines(session: Session, case_id: int) -> list[Line]:
 async def _form(request: Request) -> dict[str, str] | Response:
     """The posted form, bounded and strict; NUL anywhere is refused."""
     try:
-        form = parse_form(await read_limited(request, FORM_LIMIT),
-                          request.headers.get("content-type", ""))  # fmt: skip
+        return await read_clean_form(request, FORM_LIMIT)
     except BadRequest as exc:
         return _message(exc.status, "Not accepted", str(exc))
-    if any("\x00" in name or "\x00" in value for name, value in form.items()):
-        return _message(400, "Not accepted", "The form holds a NUL character: type it again.")
-    return form
 
 
 def _when(at: datetime) -> str:

@@ -73,9 +73,14 @@ def request(
     return row
 
 
-def get(session: Session, approval_id: int) -> Approval:
-    """The approval with this id; NotFoundError says how to list them."""
-    row = session.get(Approval, approval_id) if 0 < approval_id <= 2**31 - 1 else None
+def get(session: Session, approval_id: int, *, lock: bool = False) -> Approval:
+    """The approval with this id; NotFoundError says how to list them. ``lock`` holds the row
+    until the transaction commits (PostgreSQL; SQLite's writer lock does it), for a decision."""
+    row = (
+        session.get(Approval, approval_id, with_for_update=lock)
+        if 0 < approval_id <= 2**31 - 1
+        else None
+    )
     if row is None:
         raise NotFoundError(
             f"approval {approval_id} does not exist: GET /api/v1/approvals lists the pending ones"

@@ -9,11 +9,9 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from sqlalchemy.orm import Session
 
 from crisiscast.errors import CrisiscastError
 from crisiscast.incidents.people import approvals
-from crisiscast.incidents.store.models import Approval
 from crisiscast.web.api import actions
 from crisiscast.web.api.common import (
     ERRORS,
@@ -89,7 +87,7 @@ def add_routes(router: APIRouter, ctx: Context) -> None:
     ) -> ApprovalOut:
         """Approve and run the request; 403 for its requester or the CLI's token."""
         with ctx.session() as session:
-            row = _locked(session, approval_id)
+            row = approvals.get(session, approval_id, lock=True)
             approvals.decide(
                 session,
                 row,
@@ -123,7 +121,7 @@ def add_routes(router: APIRouter, ctx: Context) -> None:
     ) -> ApprovalOut:
         """Refuse the request (its requester withdrawing it: cancelled); nothing runs."""
         with ctx.session() as session:
-            row = _locked(session, approval_id)
+            row = approvals.get(session, approval_id, lock=True)
             approvals.decide(
                 session,
                 row,
@@ -133,9 +131,3 @@ def add_routes(router: APIRouter, ctx: Context) -> None:
                 reason=body.reason,
             )
             return approval_out(row)
-
-
-def _locked(session: Session, approval_id: int) -> Approval:
-    """The approval, locked until the decision commits (PostgreSQL; SQLite's writer lock)."""
-    row = session.get(Approval, approval_id, with_for_update=True)
-    return row if row is not None else approvals.get(session, approval_id)

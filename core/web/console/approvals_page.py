@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from crisiscast.errors import AccessError, CrisiscastError, NotFoundError
 from crisiscast.incidents.people import approvals
-from crisiscast.incidents.store.models import Approval, ApprovalStatus
+from crisiscast.incidents.store.models import ApprovalStatus
 from crisiscast.web.api import actions
 from crisiscast.web.api.convert import approval_out
 from crisiscast.web.api.models import ApprovalOut, LaunchBody, UpdateBody
@@ -141,9 +141,7 @@ def _decide(
     number = _number(principal, approval_id)
     try:
         with ctx.store.session() as session:
-            row = session.get(Approval, number, with_for_update=True) or approvals.get(
-                session, number
-            )
+            row = approvals.get(session, number, lock=True)
             approvals.decide(
                 session, row, principal.actor, approve=approve, now=datetime.now(UTC), reason=reason
             )

@@ -27,7 +27,7 @@ from crisiscast.errors import AccessError
 from crisiscast.incidents.people.roles import PERMISSIONS, allowed
 from crisiscast.incidents.store.database import Store
 from crisiscast.web.auth import Principal, authenticate, check_csrf
-from crisiscast.web.request_checks import BadRequest, parse_form, read_limited
+from crisiscast.web.request_checks import BadRequest, read_clean_form
 
 STATIC = Path(__file__).parent / "static"
 ASSET_PATH = "/console/_"  # console.css and console.js
@@ -101,13 +101,9 @@ async def signed_in(ctx: ConsoleContext, request: Request, action: str) -> Princ
 async def read_form(request: Request, principal: Principal) -> dict[str, str]:
     """The posted form, bounded, strict, NUL-free, with the session's CSRF token checked."""
     try:
-        form = parse_form(await read_limited(request, FORM_LIMIT),
-                          request.headers.get("content-type", ""))  # fmt: skip
+        form = await read_clean_form(request, FORM_LIMIT)
     except BadRequest as exc:
         raise PageRefused(message(principal, exc.status, "Not accepted", str(exc))) from None
-    if any("\x00" in name or "\x00" in value for name, value in form.items()):
-        text = "The form holds a NUL character: type it again."
-        raise PageRefused(message(principal, 400, "Not accepted", text))
     try:
         check_csrf(principal, form.get("csrf_token"))
     except AccessError as exc:
