@@ -8,7 +8,8 @@ A small exercise incident (``--contacts`` contacts, the flood playbook) in a fre
 away, so the command starts Prefect itself), and the same work is also asked of serve directly
 over HTTP: the warm CLI's overhead is its wall time minus that. `broadcast INC-1` is a full
 flow run each time (after the first, nothing new is sent); every stand-down gets an incident
-of its own (a second one would answer "already closed" without a flow).
+of its own. A second stand-down of INC-2 is timed too: "already closed" is answered without a
+flow, warm (by serve, through the thin path) and cold (by the CLI), so neither starts Prefect.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ FLOOD = ROOT / "playbooks" / "regional-flood.yaml"
 CLI = [sys.executable, "-m", "crisiscast.cli"]
 WARM = "(warm (crisiscast serve))"
 TARGET_OVERHEAD = 1.0  # seconds the warm CLI may add to serve's own work
+NO_FLOW = "stand-down INC-2 (already closed: no flow)"
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -151,10 +153,15 @@ def _measure(
             lambda: _run(["stand-down", next(down)], env),
             lambda: _post(info, "/api/warm/stand-down", {"incident": next(down)}),
         ),
+        NO_FLOW: (  # after the stand-downs above: INC-2 is closed by then
+            lambda: _run(["stand-down", "INC-2"], env),
+            lambda: _post(info, "/api/warm/stand-down", {"incident": "INC-2"}),
+        ),
     }
     floor = [_timed(lambda: _run(["--help"], env)) for _ in range(runs)]
     reads = [_timed(lambda: _run(["list"], env)) for _ in range(runs)]
-    warm = {name: [_timed(cli, warm=True) for _ in range(runs)] for name, (cli, _) in work.items()}
+    warm = {name: [_timed(cli, warm=name != NO_FLOW) for _ in range(runs)]
+            for name, (cli, _) in work.items()}  # fmt: skip
     direct = {name: [_timed(call) for _ in range(runs)] for name, (_, call) in work.items()}
     serve_file = home / "serve.json"
     serve_file.rename(home / "serve.json.off")  # cold: the CLI finds no serve

@@ -66,7 +66,7 @@ def contents_path(path: Path) -> Path:
 
 def _read_contents(path: Path) -> dict[str, dict[str, object]]:
     contents: dict[str, dict[str, object]] = {}
-    if path.exists():
+    if path.is_file():
         with path.open(encoding="utf-8") as lines:
             for line in lines:
                 if line.strip():

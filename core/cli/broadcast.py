@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
+from crisiscast.cli import answers
 from crisiscast.cli.common import (
-    WARM,
     AudienceOpt,
     RegionOpt,
     call_warm,
@@ -20,12 +19,12 @@ from crisiscast.cli.common import (
     err,
     fail,
     open_store,
-    out,
     prefect_in_process,
     store_session,
     warm_server,
 )
 from crisiscast.cli.targeting import EveryoneOpt, FilterOpt, ListOpt, target_json
+from crisiscast.cli.texts import parse_texts
 from crisiscast.errors import ConfigError, CrisiscastError
 
 
@@ -97,59 +96,23 @@ def show_progress() -> Iterator[None]:
             watcher.join()
 
 
-def _this_run(result: dict[str, Any]) -> str:
-    """'sms 1,200 sent, email 1,200 sent': what this run did, not the incident's totals."""
-    parts = []
-    for channel, by in sorted(result.get("this_run", {}).items()):
-        done = [f"{n:,} {state}" for state, n in by.items() if n]
-        parts.append(f"{channel} {', '.join(done) or 'nothing new'}")
-    return "; ".join(parts) or "nothing"
-
-
 def stop_if_interrupted(result: dict[str, Any], resume: str) -> None:
-    """After a Ctrl-C: say what this run sent and the command that sends the rest, exit 130.
-    The stopped announcements stay ``broadcasting`` (``crisiscast status`` shows it) until
-    the rest is sent."""
-    if not (result.get("interrupted") or result.get("stopped")):
-        return
-    then = f"Run `{resume}` to send the rest, each recipient once."
-    err.print(
-        f"Stopped by Ctrl-C. This run: {_this_run(result)}. Everything sent is recorded; the "
-        f"rest is not sent. {then}",
-        highlight=False, soft_wrap=True, markup=False,
-    )  # fmt: skip
-    raise typer.Exit(code=130)
-
-
-def _print_counts(result: dict[str, Any]) -> None:
-    table = Table("channel", "status", "count")
-    for channel, by_status in sorted(result.get("counts", {}).items()):
-        for state, count in sorted(by_status.items()):
-            table.add_row(channel, state, str(count))
-    out.print(table)
-    if "this_run" in result:
-        mode = f" ({WARM})" if result.get("warm") else ""
-        out.print(f"This run: {_this_run(result)}{mode}", highlight=False)
-    local = set(result.get("local_errors", []))
-    for error in result.get("errors", []):
-        if error not in local:  # this machine's own write failures: see stop_on_local_errors
-            err.print(f"[yellow]channel problem[/yellow] {error}", highlight=False)
+    """After a Ctrl-C: say what this run sent and the command that sends the rest, exit 130."""
+    if code := answers.stopped(result, resume):
+        raise typer.Exit(code=code)
 
 
 def stop_on_local_errors(result: dict[str, Any], resume: str) -> None:
-    """Exit 1 when this machine could not write what it sends (a full disk): say which
-    channel and file, that nothing is lost, and the command that finishes the job."""
-    local = result.get("local_errors") or []
-    if not local:
-        return
-    for error in local:
-        err.print(f"[red]error[/red] {error}", highlight=False, soft_wrap=True)
-    err.print(
-        "Those deliveries were not sent and are still queued: free space (or fix the folder's "
-        f"permissions) then run `{resume}` to send them, each recipient once.",
-        highlight=False, soft_wrap=True, markup=False,
-    )  # fmt: skip
-    raise typer.Exit(code=1)
+    """Exit 1 when this machine could not write what it sends (a full disk), saying how to
+    finish the job (``answers.local_failures``)."""
+    if code := answers.local_failures(result, resume):
+        raise typer.Exit(code=code)
+
+
+def _finish(result: dict[str, Any], resume: str) -> None:
+    """The broadcast's answer printed and its exit code given, as the thin warm path does."""
+    if code := answers.broadcast_exit(result, resume):
+        raise typer.Exit(code=code)
 
 
 def record_cli(incident: str, action: str, detail: dict[str, Any] | None = None) -> None:
@@ -273,47 +236,11 @@ def broadcast(
             audience=str(audience.resolve()) if audience else None, default_region=region,
             target=target,
         )  # fmt: skip
-        record_cli(incident, "broadcast", {"counts": result.get("counts", {})})
+        if not result.get("warm"):  # serve writes the audit entry of the work it ran
+            record_cli(incident, "broadcast", {"counts": result.get("counts", {})})
     except CrisiscastError as exc:
         raise fail(exc) from None
-    _print_counts(result)
-    stop_if_interrupted(result, f"crisiscast broadcast {incident}")
-    stop_on_local_errors(result, f"crisiscast broadcast {incident}")
-
-
-def parse_texts(items: list[str] | None, text_file: Path | None) -> dict[str, str]:
-    """``--text 'words'`` (the fallback language), ``--text th='คำ'``, or a file of
-    ``language: text`` (YAML or JSON); every language once."""
-    import re
-
-    texts: dict[str, str] = {}
-    if text_file is not None:
-        import yaml
-
-        try:
-            data = yaml.safe_load(text_file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise ConfigError(
-                f"--text-file {text_file}: cannot read it ({exc.__class__.__name__}); give a "
-                "UTF-8 YAML file of language: text, e.g. en: Water is rising"
-            ) from None
-        if not isinstance(data, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in data.items()
-        ):
-            raise ConfigError(
-                f"--text-file {text_file}: write one 'language: text' line per language, "
-                "e.g. en: Water is rising"
-            )
-        texts.update({k.strip().lower(): v.strip() for k, v in data.items()})
-    for item in items or []:
-        match = re.match(r"^([a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?)=(.*)$", item, re.DOTALL)
-        language, body = (match.group(1).lower(), match.group(2)) if match else ("", item)
-        if language in texts:
-            raise ConfigError(f"--text for {language or 'the fallback'} is given twice")
-        if not body.strip():
-            raise ConfigError("--text is empty: write the update, e.g. --text 'Water is rising'")
-        texts[language] = body.strip()
-    return texts
+    _finish(result, f"crisiscast broadcast {incident}")
 
 
 def update(
@@ -376,13 +303,12 @@ def update(
                                 announcement=announcement,
                                 texts=texts or None, params=params or None,
                                 target=target)  # fmt: skip
-        record_cli(incident, "update", {"announcement": announcement,
-                                        "languages": sorted(texts)})  # fmt: skip
+        if not result.get("warm"):
+            record_cli(incident, "update", {"announcement": announcement,
+                                            "languages": sorted(texts)})  # fmt: skip
     except CrisiscastError as exc:
         raise fail(exc) from None
-    _print_counts(result)
-    stop_if_interrupted(result, f"crisiscast broadcast {incident}")
-    stop_on_local_errors(result, f"crisiscast broadcast {incident}")
+    _finish(result, f"crisiscast broadcast {incident}")
 
 
 def all_clear(
@@ -398,12 +324,11 @@ def all_clear(
         _precheck(incident, target, None, "US")
         result = _run_broadcast(incident, f"crisiscast all-clear {incident}", when="all_clear",
                                 target=target)  # fmt: skip
-        record_cli(incident, "all_clear", {"counts": result.get("counts", {})})
+        if not result.get("warm"):
+            record_cli(incident, "all_clear", {"counts": result.get("counts", {})})
     except CrisiscastError as exc:
         raise fail(exc) from None
-    _print_counts(result)
-    stop_if_interrupted(result, f"crisiscast all-clear {incident}")
-    stop_on_local_errors(result, f"crisiscast all-clear {incident}")
+    _finish(result, f"crisiscast all-clear {incident}")
 
 
 def recall(incident: Annotated[str, typer.Argument(help="Incident ref, e.g. INC-3")]) -> None:
@@ -423,4 +348,4 @@ def recall(incident: Annotated[str, typer.Argument(help="Incident ref, e.g. INC-
                    detail={"suppressed": suppressed})  # fmt: skip
     except CrisiscastError as exc:
         raise fail(exc) from None
-    out.print(f"{incident}: recalled; {suppressed} queued deliveries will not be sent.")
+    answers.out.print(f"{incident}: recalled; {suppressed} queued deliveries will not be sent.")

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
+# Re-exported: the commands print through the consoles the thin warm path uses too.
+from crisiscast.cli.answers import WARM as WARM
+from crisiscast.cli.answers import err as err
+from crisiscast.cli.answers import out as out
 from crisiscast.config import Settings, load_settings
 from crisiscast.errors import CrisiscastError, PlaybookError
-
-out = Console()
-err = Console(stderr=True)
 
 ParamOpt = Annotated[
     list[str] | None,
@@ -94,9 +94,6 @@ def store_session() -> Iterator[Any]:
         store.dispose()
 
 
-WARM = "warm (crisiscast serve)"  # how a command says it ran through serve, launch included
-
-
 def warm_server(settings: Settings) -> Any:
     """The running ``crisiscast serve`` (a ``ServerInfo``) to hand a flow to, or None to run it
     here. A serve on another store is refused with a CrisiscastError that names both: its work
@@ -111,25 +108,11 @@ def warm_server(settings: Settings) -> Any:
 
 
 def call_warm(server: Any, path: str, payload: dict[str, Any], then: str) -> dict[str, Any]:
-    """Hand a flow to serve and wait for its answer, however long the flow runs. A first Ctrl-C
-    asks serve to stop sending at its next batch boundary (the answer then has ``interrupted``);
-    a second quits at once, serve still recording the batch in hand. ``then``: as for
-    ``stop_on_interrupt``, how the rest gets sent."""
-    import threading
+    """Hand a flow to serve and wait for its answer (``warm_path.hand_over``: a first Ctrl-C
+    asks serve to stop at its next batch boundary, a second quits at once)."""
+    from crisiscast.cli.warm_path import hand_over
 
-    from crisiscast.cli.interrupt import stop_on_interrupt
-    from crisiscast.web.warm import call_server
-
-    def ask_stop() -> None:
-        with suppress(CrisiscastError):
-            call_server(server, "/api/warm/stop", {}, timeout=10)
-
-    def in_background() -> None:
-        threading.Thread(target=ask_stop, name="warm-stop", daemon=True).start()
-
-    with stop_on_interrupt(then, on_first=in_background) as interrupt:
-        answer = dict(call_server(server, path, payload, timeout=None))
-    answer["interrupted"] = interrupt.requested
+    answer: dict[str, Any] = hand_over(server, path, payload, then)
     return answer
 
 

@@ -1,4 +1,5 @@
-"""The ``crisiscast`` script's entry: ``crisiscast triage`` goes straight to triage.
+"""The ``crisiscast`` script's entry: ``crisiscast triage`` goes straight to triage, and the
+flow commands straight to a running ``crisiscast serve`` (``warm_path``).
 
 Triage is a filter that scripts pipe thousands of replies through, so its start-up counts:
 building the whole Typer app imports the store (SQLAlchemy), the targeting and broadcast
@@ -20,6 +21,11 @@ _NO_PLAYBOOK = Path()
 
 def main() -> None:
     """Run ``crisiscast`` with the process's arguments."""
+    from crisiscast.cli.warm_path import run_warm
+
+    warm = run_warm(sys.argv[1:])  # a flow command handed straight to a running serve
+    if warm is not None:
+        sys.exit(warm)
     playbook = triage_playbook(sys.argv[1:])
     if playbook is None:
         from crisiscast.cli.app import app

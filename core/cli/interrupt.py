@@ -24,8 +24,6 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
-from crisiscast.incidents.broadcast.sending import STOP
-
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell expects of a command stopped by Ctrl-C
 
 
@@ -93,14 +91,18 @@ def _say(text: str) -> None:
 
 
 @contextmanager
-def stop_on_interrupt(then: str, on_first: Callable[[], None] | None = None) -> Iterator[Interrupt]:
+def stop_on_interrupt(
+    then: str, on_first: Callable[[], None] | None = None, local: bool = True
+) -> Iterator[Interrupt]:
     """While sending: the first SIGINT sets ``STOP`` and says so; a second (or a SIGHUP, the
     terminal gone) stops Prefect's server and exits 130 (129) at once. ``then`` says how the
     rest gets sent, e.g. "`crisiscast broadcast INC-3` sends the rest, each recipient once.".
     ``on_first`` also runs at the first SIGINT: a warm command asks serve to stop there; it
-    must return at once (it runs in the signal handler)."""
+    must return at once (it runs in the signal handler). ``local`` False: the flow runs in
+    serve, so there is no ``STOP`` here to set (nor the store's modules to load for it)."""
     interrupt = Interrupt()
-    STOP.clear()
+    stop = _local_stop() if local else threading.Event()
+    stop.clear()
     if not _main_thread():  # not from a shell: nothing to catch
         yield interrupt
         return
@@ -111,7 +113,7 @@ def stop_on_interrupt(then: str, on_first: Callable[[], None] | None = None) -> 
             stop_prefect_server()
             os._exit(EXIT_INTERRUPTED)
         interrupt.requested = True
-        STOP.set()
+        stop.set()
         if on_first is not None:
             on_first()
         _say("\nStopping after the current batch is recorded (Ctrl-C again quits at once)...\n")
@@ -123,4 +125,11 @@ def stop_on_interrupt(then: str, on_first: Callable[[], None] | None = None) -> 
     finally:
         signal.signal(signal.SIGINT, previous_int)
         signal.signal(signal.SIGHUP, previous_hup)
-        STOP.clear()
+        stop.clear()
+
+
+def _local_stop() -> threading.Event:
+    """The flag every shard of a broadcast running in this process checks between batches."""
+    from crisiscast.incidents.broadcast.sending import STOP
+
+    return STOP

@@ -9,10 +9,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from crisiscast.cli import answers
 from crisiscast.cli.common import (
-    WARM,
     current_settings,
-    err,
     fail,
     open_store,
     out,
@@ -131,13 +130,17 @@ def sweep(
         finally:
             store.dispose()
         if idle:  # answered without starting Prefect (its start costs seconds)
-            out.print("Nothing to do: no active incident, no open case, no day pass ended.")
+            answers.print_idle_sweep()
             return
         server = warm_server(settings)
         if server:
             from crisiscast.web.warm import call_server
 
-            done = call_server(server, "/api/warm/sweep", {"commander": commander}, timeout=None)
+            found = call_server(server, "/api/warm/sweep", {"commander": commander}, timeout=None)
+            if found.get("idle"):  # the last case closed in between
+                answers.print_idle_sweep()
+                return
+            done = found.get("done", {})
         else:
             prefect_in_process()
             from crisiscast.flows.sla_sweep import sla_sweep
@@ -145,14 +148,7 @@ def sweep(
             done = sla_sweep(settings.database_url, commander=commander)
     except CrisiscastError as exc:
         raise fail(exc) from None
-    mode = f" ({WARM})" if server else ""
-    if not done:
-        out.print(f"Nothing to do: no active incident needs anything.{mode}", highlight=False)
-    for ref, actions in done.items():
-        listed = ", ".join(f"{k} {v}" for k, v in sorted(actions.items()) if v) or "nothing due"
-        out.print(f"{ref}: {listed}", highlight=False)
-    if done and mode:
-        out.print(mode.strip(), highlight=False)
+    answers.print_sweep(done, warm=server is not None)
 
 
 def stand_down(
@@ -199,11 +195,14 @@ def stand_down(
         finally:
             store.dispose()
         if closed and hand_over_to is None:
-            out.print(f"{ref} was already closed: nothing sent.", highlight=False)
+            answers.print_already_closed(ref)
             return
         server = warm_server(settings)
-        if server:
+        if server:  # serve checks again, runs the flow and writes the audit entry
             result = _stand_down_warm(server, ref, hand_over_to)
+            if result.get("flow") is False:
+                answers.print_already_closed(str(result.get("ref", ref)))
+                return
         else:
             prefect_in_process()
             from crisiscast.flows.launch import public_url
@@ -212,47 +211,14 @@ def stand_down(
             result = stand_down_flow(
                 incident, settings.database_url, public_url(), hand_over_to=hand_over_to
             )
-        if not result.get("already_closed"):
-            from crisiscast.cli.broadcast import record_cli
+            if not result.get("already_closed"):
+                from crisiscast.cli.broadcast import record_cli
 
-            record_cli(incident, "stand_down", {"hand_over_to": hand_over_to})
+                record_cli(incident, "stand_down", {"hand_over_to": hand_over_to})
     except CrisiscastError as exc:
         raise fail(exc) from None
-    if result.get("already_closed"):
-        mode = f" ({WARM})" if server else ""
-        out.print(f"{result['ref']} was already closed: nothing sent.{mode}", highlight=False)
-        if result.get("handed_to") is not None:
-            numbers = ", ".join(str(p["id"]) for p in result.get("pressing", [])) or "none"
-            out.print(
-                f"Open urgent/high cases handed to agent {result['handed_to']}: {numbers}.",
-                highlight=False,
-            )
-        return
-    mode = f" ({WARM})" if server else ""
-    out.print(f"{result.get('ref', incident)} stood down and closed.{mode}", highlight=False)
-    for line in describe(result):
-        out.print(f"  {line}", highlight=False, markup=False)
-    pressing = result.get("pressing") or []
-    if pressing:
-        out.print(
-            f"[yellow]Warning:[/yellow] {len(pressing)} urgent/high cases were still open:",
-            highlight=False,
-        )
-        for case in pressing:
-            holder = case.get("holder") or "nobody holds it"
-            out.print(
-                f"  case {case['id']} {case['severity']} {case['status']} ({holder})",
-                highlight=False,
-                markup=False,
-            )
-        if hand_over_to is None:
-            out.print(
-                "  Kept escalating: `crisiscast sweep` (or the scheduled sweep) still pages and "
-                f"escalates them. `crisiscast stand-down {result.get('ref', incident)} "
-                "--hand-over-to AGENT` gives them to one agent now.",
-                highlight=False,
-                markup=False,
-            )
+    answers.print_stand_down(result, describe(result), incident, hand_over_to,
+                             warm=server is not None)  # fmt: skip
 
 
 def _stand_down_warm(server: Any, ref: str, hand_over_to: int | None) -> dict[str, Any]:
@@ -264,12 +230,7 @@ def _stand_down_warm(server: Any, ref: str, hand_over_to: int | None) -> dict[st
     try:
         return dict(call_server(server, "/api/warm/stand-down", payload, timeout=None))
     except KeyboardInterrupt:
-        err.print(
-            f"Stopped waiting. `crisiscast serve` goes on standing {ref} down; "
-            f"`crisiscast status {ref}` shows when it is closed.",
-            highlight=False, soft_wrap=True, markup=False,
-        )  # fmt: skip
-        raise typer.Exit(code=130) from None
+        raise typer.Exit(code=answers.stopped_waiting(ref)) from None
 
 
 def report(

@@ -32,8 +32,8 @@ from crisiscast.incidents.store.database import Store
 from crisiscast.web.api import api_router
 from crisiscast.web.api.actions import (
     WarmRuns,
+    cli_broadcast,
     waits_for_approval,
-    warm_broadcast,
     warm_stand_down,
     warm_sweep,
 )
@@ -182,8 +182,9 @@ def create_app(settings: Settings, token: str) -> FastAPI:
             raise HTTPException(status_code=400, detail=str(exc)) from exc
         return {"ref": ref}
 
-    # The CLI's other flow commands (item "warm CLI"): the CLI checks the input and writes the
-    # audit entry as it does cold; serve only runs the flow, with the token checked first.
+    # The CLI's other flow commands (item "warm CLI"), token checked first: serve checks what
+    # needs the store (incident, approval rule, texts, agent), answers what needs no flow
+    # without one, runs the flow and writes the audit entry (crisiscast.cli.warm_path).
     warm_runs = WarmRuns()
     guarded = [Depends(require_token)]
 
@@ -206,20 +207,22 @@ def create_app(settings: Settings, token: str) -> FastAPI:
     async def warm_broadcast_route(http: Request) -> dict[str, Any]:
         request = await _read_body(http, WarmBroadcast)
         if await run_warm(_waits, request.incident, request.when):
-            raise HTTPException(
+            raise HTTPException(  # the words of the CLI's cold refusal
                 status_code=409,
                 detail=f"{request.incident}'s playbook needs a second person's approval for an "
-                f"update: request it with POST /api/v1/incidents/{request.incident}/updates",
+                f"update: request it with POST /api/v1/incidents/{request.incident}/updates "
+                "(it answers 202 with the approval), then a commander or comms user approves it",
             )
         options = request.model_dump(exclude={"incident"})
-        result: dict[str, Any] = await run_warm(warm_broadcast, settings, request.incident,
-                                                options)  # fmt: skip
+        result: dict[str, Any] = await run_warm(cli_broadcast, settings, app.state.store,
+                                                request.incident, options)  # fmt: skip
         return result
 
     @app.post("/api/warm/sweep", dependencies=guarded, openapi_extra=_json_body(WarmSweep))
     async def warm_sweep_route(http: Request) -> dict[str, Any]:
         request = await _read_body(http, WarmSweep)
-        result: dict[str, Any] = await run_warm(warm_sweep, settings, request.commander)
+        result: dict[str, Any] = await run_warm(warm_sweep, settings, app.state.store,
+                                                request.commander)  # fmt: skip
         return result
 
     @app.post("/api/warm/stand-down", dependencies=guarded,
@@ -227,8 +230,8 @@ def create_app(settings: Settings, token: str) -> FastAPI:
     async def warm_stand_down_route(http: Request) -> dict[str, Any]:
         request = await _read_body(http, WarmStandDown)
         await run_warm(_waits, request.incident, "stand_down")  # 404 before a flow runs
-        result: dict[str, Any] = await run_warm(warm_stand_down, settings, request.incident,
-                                                request.hand_over_to)  # fmt: skip
+        result: dict[str, Any] = await run_warm(warm_stand_down, settings, app.state.store,
+                                                request.incident, request.hand_over_to)  # fmt: skip
         return result
 
     @app.post("/api/warm/stop", dependencies=guarded)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import urllib.error
 import urllib.request
@@ -85,23 +86,12 @@ def find_server(
     with a CrisiscastError, since handing it the work would write to the wrong database.
     """
     path = home / SERVE_FILE
-    try:
-        raw = json.loads(path.read_text())
-        info = ServerInfo(
-            url=str(raw["url"]),
-            token=str(raw["token"]),
-            pid=int(raw["pid"]),
-            store=str(raw.get("store", "")),
-        )
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    info = _read_info(path)
+    if info is None:
         return None
-    try:
-        with urllib.request.urlopen(f"{info.url}/healthz", timeout=timeout) as resp:  # noqa: S310
-            if resp.status == 200:
-                _same_store(info, store)
-                return info
-    except (OSError, urllib.error.URLError):
-        pass
+    if _answers(info, timeout):
+        _same_store(info, store)
+        return info
     if not _running(info.pid):
         clear_server_info(home, info.pid)
         message = (f"ignored a stale {path} (process {info.pid} is not running: a "
@@ -112,6 +102,61 @@ def find_server(
     if note is not None:
         note(message)
     return None
+
+
+def probe_server(home: Path, store: str, timeout: float = 0.5) -> ServerInfo | None:
+    """The running serve when it answers and runs on exactly ``store``; None for anything
+    else (no serve.json, a stale or silent one, another store, an older serve that does not
+    say its store), without a side effect: the caller then goes the long way, which says
+    what was wrong (``find_server``)."""
+    info = _read_info(home / SERVE_FILE)
+    if info is None or not info.store or info.store != store:
+        return None
+    return info if _answers(info, timeout) else None
+
+
+def _read_info(path: Path) -> ServerInfo | None:
+    try:
+        raw = json.loads(path.read_text())
+        return ServerInfo(
+            url=str(raw["url"]),
+            token=str(raw["token"]),
+            pid=int(raw["pid"]),
+            store=str(raw.get("store", "")),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _answers(info: ServerInfo, timeout: float) -> bool:
+    try:
+        with urllib.request.urlopen(f"{info.url}/healthz", timeout=timeout) as resp:  # noqa: S310
+            return bool(resp.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+_SQLITE = re.compile(r"sqlite:///[A-Za-z0-9_./-]+")
+_POSTGRES = re.compile(
+    r"postgres(?:ql)?(?:\+psycopg)?://"
+    r"(?:(?P<user>[A-Za-z0-9_.-]+)(?P<password>:[A-Za-z0-9_.~!*-]*)?@)?"
+    r"(?P<host>[A-Za-z0-9_.-]+)(?P<port>:[1-9][0-9]{0,4})?/(?P<db>[A-Za-z0-9_.-]+)"
+)
+
+
+def masked_store_url(url: str) -> str | None:
+    """``url`` as serve.json records a store (SQLAlchemy's rendering, password masked), for the
+    plain SQLite and PostgreSQL URLs; None for any other, which the caller must not guess at.
+    The thin warm path compares this with serve's store without importing SQLAlchemy."""
+    if _SQLITE.fullmatch(url):
+        return url
+    found = _POSTGRES.fullmatch(url)
+    if found is None:
+        return None
+    user = found["user"] or ""
+    secret = ":***" if found["password"] is not None else ""
+    login = f"{user}{secret}@" if user else ""
+    return f"postgresql+psycopg://{login}{found['host']}{found['port'] or ''}/{found['db']}"
 
 
 def _same_store(info: ServerInfo, store: str | None) -> None:

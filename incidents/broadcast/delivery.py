@@ -98,9 +98,10 @@ def finish_broadcast(
 
     ``reconciled``: rows an interrupted run had written to the outbox, recorded before sending.
     """
-    # Stopped by Ctrl-C: the announcements stay ``broadcasting`` (the truth) until a resume.
+    # Stopped by Ctrl-C, or this machine could not write (a full disk): the announcements
+    # stay ``broadcasting`` (the truth) until a resume, which ``broadcast INC-n`` is.
     stopped = any(r.get("stopped") for r in reports)
-    if not stopped:
+    if not (stopped or any(r.get("local_error") for r in reports)):
         session.execute(
             update(Announcement)
             .where(

@@ -302,19 +302,24 @@ def queued_rows(
     *,
     after_id: int = 0,
     limit: int = 10_000,
+    announcements: Sequence[int] = (),
 ) -> list[LedgerRow]:
     """Queued rows of one channel, in id order: of contacts ``lo..hi`` (inclusive), or the
-    broadcast-style rows (no contact) when ``contacts`` is None. Driver-level: it is the hot
-    path's read, and SQLAlchemy's row objects cost more than the query."""
+    broadcast-style rows (no contact) when ``contacts`` is None; only of the announcement rows
+    ``announcements`` when given (an update's shard must not pick up a launch's queued rows:
+    it has not their texts). Driver-level: it is the hot path's read, and SQLAlchemy's row
+    objects cost more than the query."""
     where, lo, hi = _shard_filter(contacts)
+    ids = tuple(int(a) for a in announcements)
+    only = f"AND announcement_id IN ({', '.join('?' * len(ids))}) " if ids else ""
     with driver_cursor(session) as (cursor, dialect):
         sql = _placeholders(
             "SELECT id, idempotency_key, address, announcement_id, last_error FROM deliveries "  # noqa: S608 - fixed SQL and checked names inlined; values bound
             f"WHERE incident_id = ? AND status = 'queued' AND channel = ? AND {where} "
-            "AND id > ? ORDER BY id LIMIT ?",
+            f"{only}AND id > ? ORDER BY id LIMIT ?",
             dialect,
         )
-        cursor.execute(sql, (incident_id, channel, lo, hi, after_id, limit))
+        cursor.execute(sql, (incident_id, channel, lo, hi, *ids, after_id, limit))
         return [LedgerRow(*row) for row in cursor.fetchall()]
 
 

@@ -124,7 +124,7 @@ def queue_everyone(
 def outbox_keys(path: Path, wanted: set[str]) -> set[str]:
     """Which of ``wanted`` keys the outbox file at ``path`` already holds."""
     found: set[str] = set()
-    if not wanted or not path.exists():
+    if not wanted or not path.is_file():  # missing, or a device: nothing recorded there
         return found
     prefix = b'{"key":"'
     with path.open("rb") as lines:

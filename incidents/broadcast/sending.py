@@ -306,8 +306,9 @@ def _prepare(
         del contacts
     with _session(store) as session:
         leftovers = lg.queued_rows(
-            session, shard.incident_id, shard.channel, shard.bounds, limit=width * 2 + 10
-        )
+            session, shard.incident_id, shard.channel, shard.bounds, limit=width * 2 + 10,
+            announcements=_rows_of(contents),
+        )  # fmt: skip
         report.reconciled, report.unknown = settle_leftovers(session, channel, leftovers, now)
         if not (shard.reach and shard.bounds):
             report.queued = queue_everyone(session, shard.incident_id, shard.channel, contents, now)
@@ -366,10 +367,15 @@ def _batch_session(store: Store, committed: Callable[[], None]) -> Iterator[Sess
     committed()
 
 
-def _has_queued(store: Store, shard: Shard) -> bool:
+def _has_queued(store: Store, shard: Shard, contents: dict[str, Content]) -> bool:
     with _session(store) as session:
         return bool(lg.queued_rows(session, shard.incident_id, shard.channel, shard.bounds,
-                                   limit=1))  # fmt: skip
+                                   limit=1, announcements=_rows_of(contents)))  # fmt: skip
+
+
+def _rows_of(contents: dict[str, Content]) -> tuple[int, ...]:
+    """The announcement rows (one per language) a shard sends: its queued rows are theirs."""
+    return tuple(sorted({c.row_id for c in contents.values()}))
 
 
 def run_shard(
@@ -397,7 +403,7 @@ def run_shard(
         isinstance(channel, OutboxChannel)
         and shard.reach
         and shard.bounds
-        and not _has_queued(store, shard)
+        and not _has_queued(store, shard, contents)
     ):
         _record_to_outbox(store, shard, shard.reach, shard.bounds, channel, contents,
                           default_language, size, report)  # fmt: skip
@@ -419,8 +425,9 @@ def run_shard(
             break
         with _session(store) as session:
             rows = lg.queued_rows(
-                session, shard.incident_id, shard.channel, shard.bounds, after_id=after, limit=size
-            )
+                session, shard.incident_id, shard.channel, shard.bounds, after_id=after,
+                limit=size, announcements=_rows_of(contents),
+            )  # fmt: skip
         if not rows:
             break
         try:

@@ -18,7 +18,7 @@ import pytest
 from broadcast_support import FLOOD, ledger_of
 from prefect.testing.utilities import prefect_test_harness
 from typer.testing import CliRunner
-from warm_support import WARM, Warm, cli, cli_ok, serving, warm_home
+from warm_support import WARM, Warm, app_cli, cli, cli_ok, probed_cli, serving, warm_home
 
 from crisiscast.cli.app import app
 from crisiscast.errors import CrisiscastError
@@ -139,3 +139,90 @@ def test_a_serve_on_another_store_is_refused(
     store.dispose()
     with sqlite3.connect(warm.home / "crisiscast.db") as db:
         assert db.execute("SELECT count(*) FROM incidents").fetchone() == (0,)
+
+
+def _audit(warm: Warm, incident_id: int) -> list[tuple[str, str]]:
+    """Who did what to the incident, in order, from the audit log."""
+    with sqlite3.connect(warm.home / "crisiscast.db") as db:
+        rows = db.execute(
+            "SELECT actor, action FROM audit_events WHERE incident_id = ? ORDER BY id",
+            (incident_id,),
+        )
+        return [(str(actor), str(action)) for actor, action in rows]
+
+
+def test_the_thin_warm_path_answers_as_the_app_without_loading_it(warm: Warm) -> None:
+    """Each flow command, warm: the entry's thin path (no SQLAlchemy, Prefect or Typer in the
+    CLI) prints what the full app prints for the same work, and the audit log gets the same
+    entries, once."""
+    for _ in range(2):  # INC-1 for the thin path, INC-2 for the app: the same state each
+        cli_ok(["launch", FLOOD, "-p", AREA, "--hold", "--everyone"], warm)
+    steps = [
+        ["broadcast", "{}"],
+        ["update", "{}", "--text", "Water is rising at the bridge"],
+        ["update", "{}", "--text=ระดับน้ำสูงขึ้น", "--text", "th=ระดับน้ำ"],  # no English
+        ["all-clear", "{}"],
+        ["stand-down", "{}"],
+    ]
+    for step in steps:
+        thin, loaded = probed_cli([arg.format("INC-1") for arg in step], warm)
+        full = app_cli([arg.format("INC-2") for arg in step], warm)
+        assert loaded == set(), (step, loaded)
+        assert thin.returncode == full.returncode, (step, thin.stderr, full.stderr)
+        assert thin.stdout.replace("INC-1", "INC-2") == full.stdout, (step, thin, full)
+        assert thin.stderr.replace("INC-1", "INC-2") == full.stderr, (step, thin, full)
+    assert f"INC-1 stood down and closed. {WARM}" in thin.stdout
+    assert _audit(warm, 1) == _audit(warm, 2)
+    actions = [action for actor, action in _audit(warm, 1) if actor == "cli"]
+    assert actions == ["launch", "broadcast", "update", "update", "all_clear", "stand_down"], (
+        actions
+    )
+    swept, loaded = probed_cli(["sweep"], warm)
+    assert loaded == set()
+    assert swept.stdout == app_cli(["sweep"], warm).stdout
+    assert not warm.cli_prefect.exists()  # Prefect never started in the CLI
+
+
+def test_answers_that_need_no_flow_come_from_serve_without_one(warm: Warm) -> None:
+    """Unknown incident, a missing fallback text, already closed, nothing to sweep: serve
+    answers at once (no flow run), and the thin path prints the app's words."""
+    cli_ok(["launch", FLOOD, "-p", AREA, "--hold", "--everyone"], warm)
+    for args in (["broadcast", "INC-999"], ["update", "INC-1", "--text", "th=ระดับน้ำ"],
+                 ["stand-down", "INC-1", "--hand-over-to", "7"]):  # fmt: skip
+        refused, loaded = probed_cli(args, warm)
+        assert loaded == set() and refused.returncode == 1, refused
+        assert refused.stderr == app_cli(args, warm).stderr, args
+        assert refused.stderr.startswith("error "), refused.stderr
+    assert ledger_of(warm.db_url, "INC-1") == {}  # nothing sent
+
+    cli_ok(["stand-down", "INC-1"], warm)
+    again, loaded = probed_cli(["stand-down", "INC-1"], warm)
+    assert loaded == set() and again.stdout == "INC-1 was already closed: nothing sent.\n"
+    idle, loaded = probed_cli(["sweep"], warm)
+    assert loaded == set()
+    assert idle.stdout == "Nothing to do: no active incident, no open case, no day pass ended.\n"
+    server = find_server(warm.home)
+    closed = call_server(server, "/api/warm/stand-down", {"incident": "INC-1"})
+    assert closed == {"ref": "INC-1", "already_closed": True, "flow": False}
+    assert call_server(server, "/api/warm/sweep", {}) == {"idle": True, "done": {}}
+    assert not warm.cli_prefect.exists()
+
+
+def test_what_the_thin_path_does_not_know_goes_through_the_app(warm: Warm) -> None:
+    """Another option, --help, or a serve on another store: the full app runs, with its own
+    words (still warm when it may be)."""
+    cli_ok(["launch", FLOOD, "-p", AREA, "--hold", "--everyone"], warm)
+    other = warm.home / "other.db"
+    with sqlite3.connect(warm.home / "crisiscast.db") as db, sqlite3.connect(other) as copy:
+        db.backup(copy)  # the same incident in another store
+    refused, loaded = probed_cli(["broadcast", "INC-1"], warm,
+                                 {"CRISISCAST_DATABASE_URL": f"sqlite:///{other}"})  # fmt: skip
+    assert refused.returncode == 1 and "typer" in loaded
+    assert "will not hand the work to a server on another store" in " ".join(refused.stderr.split())
+    assert ledger_of(warm.db_url, "INC-1") == {}
+
+    helped, loaded = probed_cli(["sweep", "--help"], warm)
+    assert helped.returncode == 0 and "--commander" in helped.stdout and "typer" in loaded
+    sent, loaded = probed_cli(["broadcast", "INC-1", "--everyone"], warm)
+    assert sent.returncode == 0 and "typer" in loaded and WARM in sent.stdout, sent
+    assert ledger_of(warm.db_url, "INC-1")["sms"] == {"sent": CONTACTS}

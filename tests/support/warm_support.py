@@ -98,3 +98,44 @@ def start_cli(args: list[str], warm: Warm) -> subprocess.Popen[str]:
         [*CLI, *args], env=warm.env, cwd=ROOT, text=True, start_new_session=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
+
+
+# The full Typer app, without the entry's thin warm path: what the thin path must match.
+APP = [sys.executable, "-c", "import sys; sys.argv[0] = 'crisiscast'; "
+       "from crisiscast.cli.app import app; app()"]  # fmt: skip
+# The real entry, reporting at exit which heavy packages the command imported.
+HEAVY = ("sqlalchemy", "prefect", "typer")
+PROBE = (
+    "import atexit, sys\n"
+    f"heavy = {HEAVY!r}\n"
+    "atexit.register(lambda: print('LOADED=' + ','.join(m for m in heavy if m in sys.modules),"
+    " file=sys.stderr))\n"
+    "sys.argv[0] = 'crisiscast'\n"
+    "from crisiscast.cli.entry import main\n"
+    "main()\n"
+)
+
+
+def app_cli(
+    args: list[str], warm: Warm, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The command run by the full Typer app (never the thin warm path)."""
+    return subprocess.run(
+        [*APP, *args], env={**warm.env, **(env or {})}, cwd=ROOT, capture_output=True,
+        text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def probed_cli(
+    args: list[str], warm: Warm, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """The real ``crisiscast`` entry run to its end, and which of HEAVY it imported."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], env={**warm.env, **(env or {})}, cwd=ROOT,
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    marker = done.stderr.rsplit("LOADED=", 1)
+    assert len(marker) == 2, done.stderr
+    loaded = {name for name in marker[1].strip().split(",") if name}
+    stripped = subprocess.CompletedProcess(done.args, done.returncode, done.stdout, marker[0])
+    return stripped, loaded

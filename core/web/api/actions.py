@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 
 from crisiscast.config import Settings
+from crisiscast.errors import ConfigError
 from crisiscast.incidents.broadcast.delivery import recall as recall_deliveries
 from crisiscast.incidents.broadcast.sending import STOP
 from crisiscast.incidents.people import approvals
@@ -106,7 +107,7 @@ def launch(ctx: Context, body: LaunchBody, actor: Actor, approval: int | None) -
         )
         incident_id = incident.id
     summary = _last_broadcast(ctx, incident_id) if body.send else {}
-    return {"ref": ref, "incident_id": incident_id, "counts": summary.get("counts", {})}
+    return _sent(ref, incident_id, summary)
 
 
 def update(
@@ -141,8 +142,16 @@ def update(
                 "approval_id": approval,
             },
         )
-    plain = _plain(summary)
-    return {"ref": ref, "incident_id": incident.id, "counts": plain.get("counts", {})}
+    return _sent(ref, incident.id, _plain(summary))
+
+
+def _sent(ref: str, incident_id: int, summary: Mapping[str, Any]) -> dict[str, Any]:
+    """A send's answer: its counts, and what this machine could not write (a full disk: those
+    deliveries stay queued for the next broadcast) so the caller is not told all went well."""
+    sent = {"ref": ref, "incident_id": incident_id, "counts": summary.get("counts", {})}
+    if summary.get("local_errors"):
+        sent["local_errors"] = list(summary["local_errors"])
+    return sent
 
 
 def recall(ctx: Context, ref: str, actor: Actor, approval: int | None) -> dict[str, Any]:
@@ -253,9 +262,12 @@ def waits_for_approval(store: Store, ref: str, action: str) -> bool:
         return approvals.needed(policy, exercise=incident.exercise)
 
 
+_AUDITED = {"launch": "broadcast", "update": "update", "all_clear": "all_clear"}
+
+
 def warm_broadcast(settings: Settings, incident: str, options: Mapping[str, Any]) -> dict[str, Any]:
-    """``crisiscast broadcast``/``update``/``all-clear`` run here for the CLI: the flow's summary
-    as JSON. The CLI checked the input and writes the audit entry, as it does cold."""
+    """The broadcast flow run here (for the console, and for the CLI through ``cli_broadcast``):
+    its summary as JSON."""
     from crisiscast.flows.broadcast import broadcast
 
     public_url = settings.public_url or DEFAULT_PUBLIC_URL
@@ -264,17 +276,86 @@ def warm_broadcast(settings: Settings, incident: str, options: Mapping[str, Any]
     return _plain(summary)
 
 
-def warm_sweep(settings: Settings, commander: str | None) -> dict[str, Any]:
-    """``crisiscast sweep`` run here for the CLI: per incident, what was done."""
+def cli_broadcast(
+    settings: Settings, store: Store, incident: str, options: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``crisiscast broadcast``/``update``/``all-clear`` run here for the CLI: the flow's summary,
+    and the audit entry the command writes cold (``Actor.cli``: the token is the shell user's).
+    An update's text for "" (``--text 'words'``) is the fallback language's."""
+    options = {**options, "texts": _fallback_texts(store, incident, options.get("texts"))}
+    summary = warm_broadcast(settings, incident, options)
+    when = str(options.get("when", "launch"))
+    if when == "update":
+        detail = {"announcement": options.get("announcement"),
+                  "languages": sorted(options.get("texts") or {})}  # fmt: skip
+    else:
+        detail = {"counts": summary.get("counts", {})}
+    _record_cli(store, incident, _AUDITED[when], detail)
+    return summary
+
+
+def _fallback_texts(
+    store: Store, incident: str, texts: Mapping[str, str] | None
+) -> dict[str, str] | None:
+    """An update's texts with "" read as the fallback language, which must have one: the
+    checks (and messages) of the CLI's cold path, made before any flow."""
+    if not texts:
+        return None
+    with store.session() as session:
+        row = get_incident(session, incident)
+        ref, fallback = row.ref, (row.languages[0] if row.languages else "en")
+    resolved = dict(texts)
+    if "" in resolved:
+        if fallback in resolved:
+            raise ConfigError(f"--text for {fallback} (the fallback) is given twice")
+        resolved[fallback] = resolved.pop("")
+    if fallback not in resolved:
+        raise ConfigError(
+            f"the update has no text in {fallback}, {ref}'s fallback language: "
+            f"add --text '...' (or --text {fallback}=...)"
+        )
+    return resolved
+
+
+def _record_cli(store: Store, incident: str, action: str, detail: Mapping[str, Any]) -> None:
+    with store.session() as session:
+        row = get_incident(session, incident)
+        record(session, Actor.cli(), action, now=datetime.now(UTC), incident_id=row.id,
+               subject=row.ref, detail=dict(detail))  # fmt: skip
+
+
+def warm_sweep(settings: Settings, store: Store, commander: str | None) -> dict[str, Any]:
+    """``crisiscast sweep`` run here for the CLI: ``done`` per incident, or ``idle`` with no
+    flow run when there is nothing to look at (no active incident, no day pass ended)."""
     from crisiscast.flows.sla_sweep import sla_sweep
+    from crisiscast.incidents.agents.sweep import nothing_to_sweep
 
-    return _plain(sla_sweep(settings.database_url, commander=commander))
+    with store.session() as session:
+        if nothing_to_sweep(session, datetime.now(UTC)):
+            return {"idle": True, "done": {}}
+    return {"idle": False, "done": _plain(sla_sweep(settings.database_url, commander=commander))}
 
 
-def warm_stand_down(settings: Settings, incident: str, hand_over_to: int | None) -> dict[str, Any]:
-    """``crisiscast stand-down`` run here for the CLI: what the flow did."""
+def warm_stand_down(
+    settings: Settings, store: Store, incident: str, hand_over_to: int | None
+) -> dict[str, Any]:
+    """``crisiscast stand-down`` run here for the CLI: what the flow did, as sentences too
+    (``lines``), and the audit entry. An incident already closed is answered with ``flow``
+    False and no flow run; a wrong agent id is refused before anything is sent."""
     from crisiscast.flows.stand_down import stand_down as stand_down_flow
+    from crisiscast.incidents.agents.stand_down import check_hand_over_agent, describe
+    from crisiscast.incidents.store.models import IncidentStatus
 
+    with store.session() as session:
+        row = get_incident(session, incident)
+        ref, closed = row.ref, row.status == IncidentStatus.CLOSED
+        if hand_over_to is not None:
+            check_hand_over_agent(session, hand_over_to)
+    if closed and hand_over_to is None:
+        return {"ref": ref, "already_closed": True, "flow": False}
     public_url = settings.public_url or DEFAULT_PUBLIC_URL
-    result = stand_down_flow(incident, settings.database_url, public_url, hand_over_to=hand_over_to)
-    return _plain(result)
+    result = _plain(stand_down_flow(incident, settings.database_url, public_url,
+                                    hand_over_to=hand_over_to))  # fmt: skip
+    if not result.get("already_closed"):
+        _record_cli(store, incident, "stand_down", {"hand_over_to": hand_over_to})
+    return {**result, "lines": describe(result)}

@@ -33,7 +33,7 @@ from crisiscast.incidents.audience.directory import list_counts, parse_filter
 from crisiscast.incidents.people import approvals
 from crisiscast.incidents.people.audit import Actor, record
 from crisiscast.incidents.people.roles import allowed
-from crisiscast.incidents.store.database import get_incident
+from crisiscast.incidents.store.database import add_event, get_incident
 from crisiscast.incidents.store.models import IncidentStatus
 from crisiscast.playbook import Playbook, load_playbook
 from crisiscast.playbook.examples import example_names, find_example
@@ -55,6 +55,7 @@ from crisiscast.web.console.layout import (
 from crisiscast.web.console.parameter_form import PREFIX, field_html, form_fields, read_params
 from crisiscast.web.console.preview_panel import preview_html
 
+BROADCAST_FAILED_EVENT = "broadcast_failed"  # a console send that stopped in the background
 log = logging.getLogger(__name__)
 KEPT = frozenset({"csrf_token", "step"})  # form fields not carried from preview to send
 
@@ -172,9 +173,10 @@ def start_launch(
         ref = str(staged["ref"])
 
         def send() -> dict[str, Any]:
-            counts = actions.warm_broadcast(api.settings, ref, {"when": "launch"})
+            summary = actions.warm_broadcast(api.settings, ref, {"when": "launch"})
             _audit(api, actor, ref, {"when": "launch", "approval_id": approval})
-            return {**staged, "counts": counts.get("counts", {}), "broadcast": "done"}
+            return {**staged, "counts": summary.get("counts", {}), "broadcast": "done",
+                    "local_errors": summary.get("local_errors", [])}  # fmt: skip
 
         _in_background(api, ref, approval, send)
     return staged
@@ -194,6 +196,7 @@ def _in_background(
     (its type and the ref only: a message may hold an address)."""
 
     def run() -> None:
+        refused = False
         try:
             result = work()
         except CrisiscastError as exc:
@@ -201,10 +204,16 @@ def _in_background(
             result = {"ref": ref, "error": str(exc)}
         except HTTPException as exc:  # the API's actions answer a domain error this way
             log.warning("console broadcast of %s refused: %s", ref, exc.status_code)
+            refused = True
             result = {"ref": ref, "error": str(exc.detail)}
         except Exception as exc:  # the thread must not die silently: say so in the log
             log.error("console broadcast of %s failed: %s", ref, type(exc).__name__)
             result = {"ref": ref, "error": f"the broadcast stopped ({type(exc).__name__})"}
+        if result.get("local_errors"):  # this machine could not write: the rest is queued
+            written = "; ".join(str(e) for e in result["local_errors"][:2])
+            result = {**result, "error": f"this machine could not write ({written})"}
+        if "error" in result:
+            _timeline_failure(api, ref, str(result["error"]), resumable=not refused)
         if approval is not None:
             _finish(api, approval, result)
 
@@ -214,6 +223,20 @@ def _in_background(
 def _finish(api: Context, approval: int, result: Mapping[str, Any]) -> None:
     with api.store.session() as session:
         approvals.finish(session, approvals.get(session, approval), result)
+
+
+def _timeline_failure(api: Context, ref: str, error: str, *, resumable: bool) -> None:
+    """Put a failed background send on the incident's timeline, where the commander watching
+    the dashboard sees it, with the command that finishes it (a log line nobody reads)."""
+    try:
+        with api.store.session() as session:
+            incident = get_incident(session, ref)
+            then = f" Finish it with crisiscast broadcast {ref}." if resumable else ""
+            add_event(session, incident.id, BROADCAST_FAILED_EVENT,
+                      f"The send from the console stopped: {error[:500].rstrip('.')}.{then}",
+                      now=datetime.now(UTC))  # fmt: skip
+    except Exception as exc:  # the store itself failed: the log line above is all we have
+        log.error("console broadcast of %s: timeline not written: %s", ref, type(exc).__name__)
 
 
 def _audit(api: Context, actor: Actor, ref: str, detail: dict[str, Any]) -> None:

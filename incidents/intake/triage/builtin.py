@@ -17,6 +17,7 @@ from crisiscast.incidents.intake.triage.config import (
     TriageConfig,
 )
 from crisiscast.incidents.intake.triage.lexicon import (
+    ACCOUNT_REQUEST,
     ASKING,
     BASIC_NEEDS,
     CALM,
@@ -24,17 +25,23 @@ from crisiscast.incidents.intake.triage.lexicon import (
     DAMAGE,
     EXHAUSTION,
     FACILITY,
+    FAULT,
     FRAUD,
     HARM,
     HAZARD,
     HAZARD_HERE,
+    LOCKOUT,
     MEDICAL_HELP,
     MEDICINE,
     MONEY,
+    OUT_OF_REACH,
     PLEA,
+    RELATIVE,
     REQUEST,
     ROUTINE,
     SERVICE_DOWN,
+    SOFTWARE,
+    SOFTWARE_FAULT,
     TIME,
     VULNERABLE,
     phrases,
@@ -69,6 +76,14 @@ SIGNALS = (
     SignalRule("routine_request", ROUTINE, impact="minor", urgency="low"),
     SignalRule("claim_request", CLAIM),  # no level: it picks the claims route (ASKS below)
     SignalRule("asking", ASKING),  # no level: a supplies word counts when the reply asks
+    SignalRule("account_request", ACCOUNT_REQUEST),  # no level: the account route (ASKS)
+    # No level: these only complete combinations or pick a category.
+    SignalRule("out_of_reach", OUT_OF_REACH),
+    SignalRule("relative", RELATIVE),
+    SignalRule("software", SOFTWARE),
+    SignalRule("fault", FAULT),
+    SignalRule("software_fault", SOFTWARE_FAULT),
+    SignalRule("lockout", LOCKOUT),
     SignalRule("all_fine", CALM, impact="minor", urgency="low", calming=True),
 )
 COMBINATIONS = (
@@ -93,6 +108,17 @@ COMBINATIONS = (
         impact="extensive",
         urgency="critical",
     ),
+    # A named person out of reach or taken by the water: missing, danger to life.
+    Combination(
+        "person_missing",
+        (("out_of_reach",), ("relative", "vulnerable_people")),
+        impact="extensive",
+        urgency="critical",
+    ),
+    # Software that does not work: a technical problem (no level; it picks the category).
+    Combination("software_fault", (("software",), ("fault", "service_down"))),
+    # Many people locked out at once: an outage (technical), not one account's problem.
+    Combination("outage_for_many", (("lockout",), ("people_affected",))),
     # Medicine needed now ("ต้องการยาด่วน").
     Combination(
         "medicine_now",
@@ -120,7 +146,10 @@ CATEGORIES = (
                 "ບາດເຈັບ|ໂຮງໝໍ|ເຈັບປ່ວຍ|ເລືອດອອກ|ທ່ານໝໍ",
             ),
             _sub(
-                "missing", "missing|lost child|can't find", "สูญหาย|หายตัว|หาไม่เจอ", "ສູນຫາຍ|ຊອກບໍ່ເຫັນ"
+                "missing",
+                "missing|lost child|can't find|cant find|cannot find|haven't heard from",
+                "สูญหาย|หายตัว|หาไม่เจอ",
+                "ສູນຫາຍ|ຊອກບໍ່ເຫັນ",
             ),
             _sub("evacuation", "evacuate|evacuation", "อพยพ", "ອົບພະຍົບ"),
         ),
@@ -131,7 +160,8 @@ CATEGORIES = (
         (
             _sub(
                 "water",
-                "drinking water|clean water|thirsty|need water|send water",
+                "drinking water|clean water|thirsty|need water|send water|purification tablets"
+                "|water purification|water filter|chlorine tablets",
                 "น้ำดื่ม|น้ำสะอาด|ขอน้ำ|ส่งน้ำ|ไม่มีน้ำ",
                 "ນ້ຳດື່ມ|ນ້ຳສະອາດ|ຂໍນ້ຳ|ສົ່ງນ້ຳ|ບໍ່ມີນ້ຳ",
             ),
@@ -143,7 +173,9 @@ CATEGORIES = (
             ),
             _sub(
                 "medicine",
-                "medicine|insulin|pills|inhaler|nurse|doctor|clinic|medical team",
+                "medicine|insulin|pills|inhaler|nurse|doctor|clinic|medical team|ors"
+                "|rehydration salts|oral rehydration|cream|ointment|antibiotics|paracetamol"
+                "|painkillers|bandages|first aid",
                 "ยาหมด|ต้องการยา|ขอยา|อินซูลิน|พยาบาล|หมอ|หน่วยแพทย์|ยาแก้|ยาประจำตัว|ยาโรค",
                 "ຢາໝົດ|ຕ້ອງການຢາ|ຂໍຢາ|ອິນຊູລິນ|ພະຍາບານ|ທ່ານໝໍ|ແພດ|ຢາແກ້|ຢາປະຈຳຕົວ|ຢາພະຍາດ",
             ),
@@ -155,7 +187,8 @@ CATEGORIES = (
             ),
             _sub(
                 "clothing",
-                "clothes|clothing|soap|pads|diapers",
+                "clothes|clothing|soap|pads|diapers|cooking gas|gas cylinder|gas bottle|pots|pans"
+                "|stove|cook",
                 "เสื้อผ้า|สบู่|ผ้าอนามัย|แพมเพิส|แก๊ส|หม้อ",
                 "ເສື້ອຜ້າ|ສະບູ|ຜ້າອະນາໄມ|ຜ້າອ້ອມ|ແກັສ|ໝໍ້",
             ),
@@ -171,7 +204,7 @@ CATEGORIES = (
                 "บ้านเสียหาย|ค่าเสียหายบ้าน|เช่าบ้าน",
                 "ເຮືອນເສຍຫາຍ|ຄ່າເສຍຫາຍເຮືອນ|ເຊົ່າເຮືອນ",
             ),
-            _sub("crops", "crops|rice|farmers", "พืชผล|นาข้าว", "ພືດຜົນ|ນາເຂົ້າ"),
+            _sub("crops", "crops|rice crop|rice harvest|harvest|paddy|farmers", "พืชผล", "ພືດຜົນ"),
             _sub("livestock", "livestock|buffalo|pigs|cattle", "ควาย|หมู|วัว", "ຄວາຍ|ໝູ|ງົວ"),
             _sub(
                 "documents",
@@ -213,7 +246,8 @@ CATEGORIES = (
         phrases(
             en=(
                 "phishing|fraud|scam|hacked|unauthorised|unauthorized|stolen|someone is using"
-                "|someone changed|someone logged|pretending|threatening|my card"
+                "|someone changed|someone logged|pretending|threatening|my card|spam|sending spam"
+                "|other sites|other websites|other accounts|same password"
             ),
             th="ฟิชชิ่ง|อีเมลปลอม|แอบอ้าง|ตัดเงิน|ใช้บัตร|มีคนเปลี่ยน",
             lo="ຟິດຊິງ|ອີເມວປອມ|ຕັດເງິນ|ໃຊ້ບັດ|ມີຄົນປ່ຽນ",
@@ -240,7 +274,10 @@ CATEGORIES = (
     CategoryRule(
         "account",
         phrases(
-            en="invoice|billing|subscription|admin|refund|credit|vat|my account|charged twice",
+            en=(
+                "invoice|invoices|billing|subscription|admin|refund|credit|credits|vat|my account"
+                "|charged twice"
+            ),
             th="ใบแจ้งหนี้|สมัครสมาชิก|แอดมิน|คืนเงิน|บัญชี",
             lo="ໃບແຈ້ງໜີ້|ແອັດມິນ|ຄືນເງິນ|ບັນຊີ",
         ),
@@ -263,7 +300,8 @@ CATEGORIES = (
         phrases(
             en=(
                 "system|systems|app|website|site|error|crash|crashes|crashing|loading|api"
-                "|server|link|upload|bug|timeout|timeouts|dashboard|latency|slow|down|outage"
+                "|server|link|upload|bug|timeout|timeouts|dashboard|latency|slow|outage"
+                "|is down|are down|down again|chat|live chat|portal|glitch"
             ),
             th="ระบบ|แอป|เว็บ|error|ล่ม|โหลด|ลิงก์|otp|แชท",
             lo="ລະບົບ|ແອັບ|ເວັບ|ລົ້ມ|ໂຫຼດ|ລິ້ງ|otp|ແຊັດ",
@@ -282,7 +320,7 @@ CATEGORIES = (
             _sub("app", "app|mobile", "แอป", "ແອັບ"),
             _sub("api", "api|webhooks|endpoint"),
             _sub("performance", "slow|latency|timeout|timeouts", "ช้า", "ຊ້າ"),
-            _sub("data", "export|records|data|report|reports", "ข้อมูล", "ຂໍ້ມູນ"),
+            _sub("data", "export|records|data|report|reports|search results", "ข้อมูล", "ຂໍ້ມູນ"),
         ),
     ),
     CategoryRule(
@@ -314,13 +352,24 @@ CATEGORY_ROUTES = {
 
 # What a reply asks for picks its category before the things it mentions (after danger to
 # life): signal -> category, first found wins. "can I move the doctor's visit to Monday?" asks
-# to reschedule, whatever the doctor; "compensation for my rice field" asks for a claim.
+# to reschedule, whatever the doctor; "compensation for my rice field" asks for a claim. Before
+# the asks, software that fails ("the claim form won't submit") and many people locked out:
+# the reply cannot do what it asks until live chat helps. After them, refunds and credits.
 ASKS = (
+    ("outage_for_many", "technical"),
+    ("software_fault", "technical"),
+    ("software_fault", "account"),
     ("routine_request", "rescheduling"),
     ("claim_request", "aid_claim"),
     ("claim_request", "claims"),
     ("claim_request", "administrative"),
+    ("account_request", "account"),
+    ("claim_request", "account"),
 )
+# Urgent by these alone, a reply still takes the route of a category it names ("my daughter has
+# a fever, please send a nurse" is supplies/medicine, first in the agents' queue); with no
+# category phrase ("my husband is sick, please help") it takes the emergency line.
+SOFT_LIFE = ("medical_emergency",)
 # Categories whose topic words (subcategory phrases: "rice", "milk", "soap") pick them only in
 # a reply that asks for them, through one of these signals: "rice fields all under water" is a
 # report, "send rice" asks for supplies. (Claims topics, "my pigs died", are claims as such.)
@@ -357,6 +406,7 @@ def default_config(*, use_model: bool = True, operating_point: str | None = None
         asks=ASKS,
         topics_need=TOPICS_NEED,
         needs=NEEDS,
+        soft_life=SOFT_LIFE,
         operating_point=operating_point or DEFAULT_OPERATING_POINT,
     )
 

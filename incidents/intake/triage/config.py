@@ -101,6 +101,9 @@ class TriageConfig:
     topics_need: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # (signal, category): unmet needs with no category phrase ("nowhere to go") -> supplies
     needs: tuple[tuple[str, str], ...] = ()
+    # signals that make a reply urgent but leave its route to a category it names: a sick
+    # person asking for a nurse or an inhaler goes to the agent who sends one, first in queue
+    soft_life: tuple[str, ...] = ()
     emergency_need: str = "emergency"
     operating_point: str = "urgent_recall"
 

@@ -9,7 +9,9 @@ always raise a reply above the model. Two exceptions: a short reply whose only s
 is well ("we are fine") stays low, and the model abstains on a reply with no word it was trained
 on (Thai or Lao without English), and a reply asking to claim or to reschedule is not made
 urgent by the high-recall cut alone. A blank reply is reported as empty. The category then
-picks the route: danger to life first, then what the reply asks for, then what it mentions.
+picks the route: danger to life first, then a software fault, then what the reply asks for,
+then what it mentions. A sick person asking for care by name ("please send a nurse") stays
+urgent but takes the route of the care named, not the hotline (``config.soft_life``).
 """
 
 from __future__ import annotations
@@ -147,11 +149,12 @@ def triage(
                 severity, decided_by, confidence = model_level, "model", confidence_m
                 why.append(f"model: {model_level} (p={confidence_m:.2f}, {config.operating_point})")
     life = rule_level == config.levels[0]
+    soft = life and _only_soft_life(deciding, config)
     sure = severity == config.levels[0] and probabilities.get(config.levels[0], 0.0) >= SURE
     names = tuple(dict.fromkeys(f.signal for f in fired))
     answered = set(names)
     category, subcategory, need = _route(
-        lowered, words, config, answered, calm=calm, life=life, sure=sure
+        lowered, words, config, answered, calm=calm, life=life, sure=sure, soft=soft
     )
     return TriageResult(
         severity=severity,
@@ -181,17 +184,31 @@ def _route(
     calm: bool,
     life: bool,
     sure: bool,
+    soft: bool = False,
 ) -> tuple[str, str | None, str | None]:
     """Category, subcategory and route need. Danger to life first: the rules saw it, or the
     model is sure of it (P(urgent) >= 0.5). A reply the high-recall point alone makes urgent
     goes first in the queue but keeps its category and route ("how do I claim?" still goes to
-    an agent message). All is well: no category, no route."""
+    an agent message); so does one made urgent only by ``config.soft_life`` signals when it
+    names a category ("fever here, need a nurse"). All is well: no category, no route."""
     if calm:
         return config.fallback_category, None, None
+    if soft:
+        category, subcategory = _category(lowered, words, config, fired, False, sure)
+        if category not in (config.fallback_category, *config.life_categories):
+            return category, subcategory, config.need_for(category, subcategory, False)
     category, subcategory = _category(lowered, words, config, fired, life, life or sure)
     uncategorised = category in (config.fallback_category, *config.life_categories)
     need = config.need_for(category, subcategory, life or (sure and uncategorised))
     return category, subcategory, need
+
+
+def _only_soft_life(deciding: list[_Fired], config: TriageConfig) -> bool:
+    """Whether the reply is urgent by the rules only through ``config.soft_life`` signals."""
+    hard = [f for f in deciding if f.signal not in config.soft_life]
+    impact = _most(config.impact, [f.impact for f in hard], config.default_impact)
+    urgency = _most(config.urgency, [f.urgency for f in hard], config.default_urgency)
+    return config.level_for(impact, urgency) != config.levels[0]
 
 
 def _without_links(text: str) -> str:

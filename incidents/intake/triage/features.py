@@ -26,7 +26,8 @@ _EVENT_NAMES = re.compile(
     r"karachi|lahore|peshawar|swat|sandy|hurricanesandy|new york|nyc|new jersey|nj|hoboken|"
     r"brooklyn|manhattan|staten island|queens|jersey)\b"
 )
-_WORD = re.compile(r"[a-z0][a-z0']*")
+# A word starts and ends with a letter or 0 (apostrophes only inside: "don't", not "dogs'")
+_WORD = re.compile(r"[a-z0](?:[a-z0']*[a-z0])?")
 
 CHAR_MIN = 3
 CHAR_MAX = 5
@@ -42,7 +43,7 @@ def normalise(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """Latin-script words of a normalised text (apostrophes kept inside words)."""
-    return [w.strip("'") for w in _WORD.findall(text) if w.strip("'")]
+    return _WORD.findall(text)
 
 
 def word_features(word: str) -> tuple[str, ...]:

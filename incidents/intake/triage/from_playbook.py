@@ -20,6 +20,7 @@ from crisiscast.incidents.intake.triage.builtin import (
     COMBINATIONS,
     DEFAULT_OPERATING_POINT,
     NEEDS,
+    SOFT_LIFE,
     TOPICS_NEED,
 )
 from crisiscast.incidents.intake.triage.builtin import SIGNALS as BUILT_IN_SIGNALS
@@ -67,6 +68,7 @@ def config_from_playbook(
         asks=ASKS,
         topics_need=TOPICS_NEED,
         needs=NEEDS,
+        soft_life=SOFT_LIFE,
         operating_point=operating_point or _playbook_point(playbook) or DEFAULT_OPERATING_POINT,
     )
 

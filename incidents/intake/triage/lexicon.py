@@ -31,6 +31,9 @@ HARM = phrases(
         "|rescued|rescuers|no one answers|didnt answer|went under|go under|screaming|search team"
         "|wandered off|under it"
         "|didn't answer|not answering|robbing|knives|capsized|fell into|fell from"
+        "|man came to my door|men came to my door|someone came to my door|stranger came to my door"
+        "|showed up at my|knocking on my door|knows where i live|following me|stalking me"
+        "|threatened me"
     ),
     th=(
         "ติดอยู่|ติดค้าง|บาดเจ็บ|คนเจ็บ|เลือดออก|หมดสติ|ไม่รู้สึกตัว|ไม่หายใจ|หายใจไม่ออก"
@@ -84,6 +87,7 @@ HAZARD_HERE = phrases(
         "|still rising|room is flooding|house is flooding|flooding the|fire|smoke|cut off"
         "|stranded|surrounded by water|road is under water|cant leave|can't leave"
         "|cannot leave|no way out|landslide|mudslide|collapsing|collapsed|cracking"
+        "|stuck at home|stuck in the house|stuck at the house|stuck here"
     ),
     th=(
         "น้ำเข้า|น้ำขึ้น|น้ำถึง|น้ำสูง|น้ำล้อม|น้ำกำลัง|น้ำท่วมมิด|ไฟไหม้|ออกไม่ได้|ออกจากบ้านไม่ได้"
@@ -108,7 +112,11 @@ MEDICAL_HELP = phrases(
 )
 # Medicines and supplies for care (the development data's medical_products).
 MEDICINE = phrases(
-    en="medicine|medicines|medication|insulin|pills|inhaler|drugs|oxygen|first aid",
+    en=(
+        "medicine|medicines|medication|insulin|pills|inhaler|drugs|oxygen|first aid"
+        "|rehydration salts|oral rehydration|ors|antibiotics|paracetamol|painkillers|ointment"
+        "|cream|bandages|eye drops"
+    ),
     th=(
         "ต้องการยา|ขอยา|ยาหมด|ไม่มียา|ยาประจำตัว|ยาแก้|ยาทา|ยาพ่น|ยาความดัน|ยาโรค|ยาเม็ด"
         "|อินซูลิน|ออกซิเจน|เกลือแร่"
@@ -136,7 +144,8 @@ BASIC_NEEDS = phrases(
         "|no shelter|homeless|tent|tents|nowhere to sleep|nothing to eat|drinking water"
         "|clean water|blankets|baby formula|milk powder|diapers|mosquito nets|tarps|food packs"
         "|dry food|ran out of food|out of food|rice finished|no rice|send water|send food"
-        "|without clean water|no drinking water|nowhere else"
+        "|without clean water|no drinking water|nowhere else|purification tablets"
+        "|water purification|water filter|chlorine tablets|can't cook|cant cook|cannot cook"
     ),
     th=(
         "ไม่มีน้ำ|ไม่มีอาหาร|ไม่มีข้าว|ข้าวหมด|อาหารหมด|หิว|ไม่มีที่อยู่|ไม่มีที่พัก|ไม่มีที่นอน"
@@ -215,7 +224,8 @@ CALM = phrases(
         "|not affected|no impact|no one was hurt"
         "|nobody was hurt|nobody hurt|no one hurt|nobody injured|no one injured|no injuries"
         "|family is ok|family is safe|got the message|cheers|unsubscribe|wrong number"
-        "|stop sending|remove me"
+        "|stop sending|remove me|nothing unusual|nothing suspicious|nothing strange|i'm fine"
+        "|im fine|i am fine|all normal"
     ),
     th=(
         "สบายดี|ปลอดภัย|ขอบคุณ|รับทราบ|ไม่เป็นไร|ไม่เป็นอะไร|ไม่มีใครบาดเจ็บ|ไม่มีใครเจ็บ"
@@ -240,7 +250,7 @@ CLAIM = phrases(
     en=(
         "compensation|claim|claims|clame|relief money|relief grant|relief payment"
         "|relief application|apply for|appeal|reimburse|reimbursement|insurance|subsidy"
-        "|cash assistance"
+        "|cash assistance|flood relief|relief fund|cash relief|payout|entitled to|eligible for"
     ),
     th="ชดเชย|เยียวยา|เคลม|ยื่นขอ|ยื่นเรื่อง|ลงทะเบียนผู้ประสบภัย|เงินช่วยเหลือ|อุทธรณ์|ประกัน",
     lo="ຊົດເຊີຍ|ເຄລມ|ຍື່ນຂໍ|ຍື່ນເລື່ອງ|ລົງທະບຽນ|ເງິນຊ່ວຍເຫຼືອ|ອຸທອນ|ປະກັນ",
@@ -253,10 +263,71 @@ CLAIM = phrases(
 ASKING = phrases(
     en=(
         "need|needs|needed|please|pls|plz|send|requesting|request|want|can we get|can i get"
-        "|where can|is there|give us|bring|running out"
+        "|where can|is there|give us|bring|running out|where is|where's|nearest|how to get|can a"
+        "|can someone|could someone|can you|could you"
     ),
     th="ขอ|ต้องการ|อยากได้|ช่วยส่ง|ส่ง|ขาด|หมดแล้ว|ได้ไหม|ได้มั้ย|อยู่ไหน|ที่ไหน",
     lo="ຂໍ|ຕ້ອງການ|ຢາກໄດ້|ຊ່ວຍສົ່ງ|ສົ່ງ|ຂາດ|ໝົດແລ້ວ|ໄດ້ບໍ|ຢູ່ໃສ|ບ່ອນໃດ",
+)
+# Someone out of reach, still inside or taken by the water: with a named person ("my son",
+# "grandfather"), danger to life ("haven't heard from my son since noon", "the current took the
+# boat with my uncle"). Alone it decides nothing: "can't find my ID card" is no emergency.
+OUT_OF_REACH = phrases(
+    en=(
+        "can't find|cant find|cannot find|can't reach|cant reach|cannot reach|haven't heard from"
+        "|havent heard from|no news from|no news of|lost contact|hasn't come back"
+        "|hasnt come back|didn't come back|didnt come back|never came back|not back yet"
+        "|hasn't returned|has not returned|flood took|water took|river took|current took"
+        "|carried away|carried off|still inside|stuck inside"
+    ),
+)
+# A person named by who they are to the writer (completes ``OUT_OF_REACH``).
+RELATIVE = phrases(
+    en=(
+        "brother|sister|son|daughter|father|mother|mom|mum|dad|husband|wife|child|kid|boy|girl"
+        "|uncle|aunt|cousin|nephew|niece|grandson|granddaughter|neighbour|neighbor|friend"
+    ),
+)
+# Software the reply is about, and what goes wrong with it: together, a technical problem
+# whatever else the reply mentions ("the claim form won't submit" is for live chat).
+SOFTWARE = phrases(
+    en=(
+        "app|website|site|page|link|form|portal|chat|map|login|dashboard|system|server|api"
+        "|invoices|reports|export|data|code|otp|email"
+    ),
+)
+FAULT = phrases(
+    en=(
+        "not working|isn't working|doesn't work|does not work|broken|wrong|expired|error"
+        "|down|crashed|crashes|crashing|won't load|wont load|not loading|won't open|can't open"
+        "|cannot open|can't get|cannot get|cant get|can't download|cannot download|blank"
+        "|frozen|freezes|stuck|failed|fails|won't submit|can't submit|cannot submit"
+    ),
+)
+# Faults that name software by themselves.
+SOFTWARE_FAULT = phrases(
+    en=(
+        "logging me out|logs me out|logged me out|error message|error code|page not found"
+        "|keeps crashing|search results|site is down|app is down|website is down"
+        # Many people locked out at once is an outage, not one account's problem.
+        "|staff locked out|staff are locked out|users locked out|users are locked out"
+        "|everyone is locked out|everyone locked out|all locked out|we are all locked out"
+        "|nobody can log in|no one can log in|nobody can sign in|no one can sign in"
+    ),
+)
+# Locked out: with many people affected ("all staff", "2,000 users"), an outage.
+LOCKOUT = phrases(
+    en="locked out|can't log in|cannot log in|cant log in|can't sign in|cannot sign in|can't login"
+)
+# Asking for something from one's account: a refund, credits, cancelling (the account route).
+ACCOUNT_REQUEST = phrases(
+    en=(
+        "cancel our subscription|cancel my subscription|cancel the subscription|cancel our plan"
+        "|cancel my plan|cancel our contract|close our account|close my account|refund"
+        "|money back|credits|sla credits|service credits|entitled to|eligible for"
+    ),
+    th="คืนเงิน|ยกเลิกสมาชิก|ยกเลิกการสมัคร",
+    lo="ຄືນເງິນ|ຍົກເລີກສະມາຊິກ|ຍົກເລີກການສະໝັກ",
 )
 # Longer Thai words that hide a shorter phrase: ยาย (grandmother) in ขยาย (to extend), หมอ
 # (doctor) in หมอก (fog) and หมอน (pillow). They are masked before phrases are looked up.

@@ -18,7 +18,13 @@ from sqlalchemy import func, select
 
 from crisiscast.config import Settings
 from crisiscast.incidents.audience.csv_import import import_contacts
-from crisiscast.incidents.store.models import Approval, AuditEvent, Delivery, Incident
+from crisiscast.incidents.store.models import (
+    Approval,
+    AuditEvent,
+    Delivery,
+    Incident,
+    TimelineEvent,
+)
 from crisiscast.playbook.examples import find_example
 from crisiscast.web.console.audience_form import ListChoice, read_target
 
@@ -53,10 +59,11 @@ def guarded_flood(home: Path) -> Path:
 
 
 @pytest.fixture
-def console(tmp_path: Path, db_url: str) -> Iterator[Console]:
+def console(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Console]:
     """The console (on SQLite, then on PostgreSQL) with the guarded flood playbook and 40
-    residents on list flood-zone."""
+    residents on list flood-zone; its flows write under the same home, as serve's do."""
     home = tmp_path / "home"
+    monkeypatch.setenv("CRISISCAST_HOME", str(home))
     guarded_flood(home)
     csv = write_contacts(tmp_path / "residents.csv", CONTACTS)
     with running_console(Settings(home, db_url)) as running:
@@ -271,3 +278,27 @@ def test_audience_mistakes_are_named_on_their_fields() -> None:
     assert errors["polygon"].startswith("Area: ")
     _, clash = read_target({"list.flood-zone": "yes", "everyone": "true"}, LISTS)
     assert clash["everyone"].startswith("Everyone reaches every contact")
+
+
+def test_a_send_that_cannot_write_says_so_on_the_timeline(console: Console, ana: SignedIn) -> None:
+    """The outbox on a full disk (its files link to /dev/full): the background send stops,
+    and the commander watching the dashboard reads why and how to finish it."""
+    outbox = console.settings.home / "outbox" / "INC-1"
+    outbox.mkdir(parents=True)
+    for name in ("sms.jsonl", "email.jsonl", "email.contents.jsonl", "social.jsonl", "chat.jsonl"):
+        (outbox / name).symlink_to("/dev/full")
+    sent = ana.client.post(
+        "/console/launch", data=flood_form(console, ana, mode="exercise", step="send")
+    )
+    assert sent.status_code == 303
+    wait_for(lambda: count(console, TimelineEvent, TimelineEvent.kind == "broadcast_failed") == 1)
+    with console.app.state.store.session() as session:
+        event = session.scalars(
+            select(TimelineEvent).where(TimelineEvent.kind == "broadcast_failed")
+        ).one()
+    assert "No space left on device" in event.message
+    assert event.message.endswith("Finish it with crisiscast broadcast INC-1.")
+    sent_out = (Delivery.status == "sent", Delivery.channel.in_(["sms", "email"]))
+    assert count(console, Delivery, *sent_out) == 0  # still queued: the next broadcast sends
+    page = ana.client.get("/console/incidents/INC-1")
+    assert "The send from the console stopped" in page.text
