@@ -11,6 +11,7 @@ Sub-folders add their own fixtures in their own conftest.py files.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Iterator
@@ -96,3 +97,10 @@ def store(db_url: str) -> Iterator[Store]:
         yield instance
     finally:
         instance.dispose()
+
+
+def pytest_sessionfinish() -> None:
+    """Quiet Prefect once the tests are done: a temporary API started by a test stops at exit,
+    and its "Stopping temporary server" line, written to a stream pytest has closed, printed
+    a logging traceback under the summary line, where a reader looks for the result."""
+    logging.getLogger("prefect").setLevel(logging.WARNING)
