@@ -50,7 +50,11 @@ class Console:
 
 @contextmanager
 def running_console(settings: Settings) -> Iterator[Console]:
-    """The whole ``serve`` app on loopback, its store upgraded, with the users in USERS."""
+    """The whole ``serve`` app on loopback, its store upgraded, with the users in USERS; the
+    flows it runs read ``CRISISCAST_HOME`` from the environment, so it is set to the settings'
+    home meanwhile, as serve's own environment would be (nothing lands in ~/.crisiscast)."""
+    before = os.environ.get("CRISISCAST_HOME")
+    os.environ["CRISISCAST_HOME"] = str(settings.home)
     app = create_app(settings, SERVE_TOKEN)
     app.state.store.upgrade()
     now = datetime.now(UTC)
@@ -65,6 +69,10 @@ def running_console(settings: Settings) -> Iterator[Console]:
             yield Console(base, settings, app)
     finally:
         app.state.store.dispose()
+        if before is None:
+            os.environ.pop("CRISISCAST_HOME", None)
+        else:
+            os.environ["CRISISCAST_HOME"] = before
 
 
 def sign_in(page: Any, base: str, username: str, next_path: str = "/console") -> None:
