@@ -204,13 +204,6 @@ def _precheck(
                 raw = {k: str(v).lower() if isinstance(v, bool) else str(v)
                        for k, v in row.params.items() if v is not None}  # fmt: skip
                 resolve_params(book, {**raw, **(params or {})})
-            if texts:
-                fallback = row.languages[0] if row.languages else "en"
-                if fallback not in texts:
-                    raise ConfigError(
-                        f"the update has no text in {fallback}, {row.ref}'s fallback language: "
-                        f"add --text '...' (or --text {fallback}=...)"
-                    )
     finally:
         store.dispose()
 
@@ -282,19 +275,17 @@ def update(
         with store_session() as session:
             refuse_without_approval(session, incident, "an update", "updates")
         if texts:
+            from crisiscast.incidents.broadcast.decisions import update_texts
             from crisiscast.incidents.store import database as st
 
             store = open_store(current_settings())
             try:
                 with store.session() as session:
                     row = st.get_incident(session, incident)
-                    fallback = row.languages[0] if row.languages else "en"
+                    ref, fallback = row.ref, (row.languages[0] if row.languages else "en")
             finally:
                 store.dispose()
-            if "" in texts:
-                if fallback in texts:
-                    raise ConfigError(f"--text for {fallback} (the fallback) is given twice")
-                texts[fallback] = texts.pop("")
+            texts = update_texts(texts, fallback, ref)
         _precheck(incident, target, None, "US", announcement=announcement, texts=texts,
                   params=params)  # fmt: skip
         # Stopped, the same update is resumed by `broadcast` (or by running it again as it was).

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from crisiscast.errors import ConfigError
+
 # Channels that reach each person at their own address; the rest post once per language.
 PER_RECIPIENT = frozenset({"sms", "email"})
 # Contacts per shard task: a shard streams its contacts in batches, so size costs no memory;
@@ -140,3 +142,20 @@ def pace_wait(sent: int, started: float, now: float, rate: float | None) -> floa
         return 0.0
     due = started + sent / rate
     return max(0.0, due - now)
+
+
+def update_texts(texts: Mapping[str, str], fallback: str, ref: str) -> dict[str, str]:
+    """An update's texts by language, with ``""`` (``--text 'words'``) read as ``fallback``,
+    the incident's fallback language, which must have a text. One rule and one set of words
+    for the CLI's cold path and serve's warm route."""
+    resolved = dict(texts)
+    if "" in resolved:
+        if fallback in resolved:
+            raise ConfigError(f"--text for {fallback} (the fallback) is given twice")
+        resolved[fallback] = resolved.pop("")
+    if fallback not in resolved:
+        raise ConfigError(
+            f"the update has no text in {fallback}, {ref}'s fallback language: "
+            f"add --text '...' (or --text {fallback}=...)"
+        )
+    return resolved

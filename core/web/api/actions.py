@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 
 from crisiscast.config import Settings
-from crisiscast.errors import ConfigError
+from crisiscast.incidents.broadcast.decisions import update_texts
 from crisiscast.incidents.broadcast.delivery import recall as recall_deliveries
 from crisiscast.incidents.broadcast.sending import STOP
 from crisiscast.incidents.people import approvals
@@ -304,17 +304,7 @@ def _fallback_texts(
     with store.session() as session:
         row = get_incident(session, incident)
         ref, fallback = row.ref, (row.languages[0] if row.languages else "en")
-    resolved = dict(texts)
-    if "" in resolved:
-        if fallback in resolved:
-            raise ConfigError(f"--text for {fallback} (the fallback) is given twice")
-        resolved[fallback] = resolved.pop("")
-    if fallback not in resolved:
-        raise ConfigError(
-            f"the update has no text in {fallback}, {ref}'s fallback language: "
-            f"add --text '...' (or --text {fallback}=...)"
-        )
-    return resolved
+    return update_texts(texts, fallback, ref)
 
 
 def _record_cli(store: Store, incident: str, action: str, detail: Mapping[str, Any]) -> None:
